@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command: install, fetch the raw data, lint, then run the test suite.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+ruff check .
+ruff format --check .
+pytest "$@"

@@ -1,0 +1,61 @@
+"""Parameters (params.yaml) and the project's file layout, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_PARAMS = Path("params.yaml")
+DATASETS = ("train", "test")  # the 10% file and corrected.gz, as named in params
+
+
+def load_params(path: Path | str = DEFAULT_PARAMS) -> dict[str, Any]:
+    """Read params.yaml; a missing file or group is a clear error, not a KeyError later."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: parameters file not found (run from the project root)")
+    params = yaml.safe_load(path.read_text()) or {}
+    for group in ("data", "validate", "preprocess"):
+        if group not in params:
+            raise ValueError(f"{path}: missing the '{group}' group")
+    return params
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where every stage reads and writes, relative to the project root."""
+
+    root: Path = Path()
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    def clean(self, dataset: str) -> Path:
+        """Parsed, validated rows of one raw data set."""
+        return self.artifacts / "clean" / f"{dataset}.parquet"
+
+    def quarantine(self, dataset: str) -> Path:
+        return self.artifacts / "quarantine" / f"{dataset}.csv"
+
+    @property
+    def validation_dir(self) -> Path:
+        return self.reports / "validation"
+
+    def split(self, protocol: str, part: str) -> Path:
+        """One part (train, test, train_normal) of one protocol's split."""
+        return self.artifacts / "splits" / protocol / f"{part}.parquet"
+
+    def preprocessor(self, protocol: str, encoding: str) -> Path:
+        return self.artifacts / "preprocess" / protocol / f"{encoding}.joblib"
+
+    @property
+    def splits_report(self) -> Path:
+        return self.reports / "splits.json"

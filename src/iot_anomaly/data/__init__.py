@@ -1,0 +1,1 @@
+"""Reading, validating, preprocessing and splitting KDD Cup 99 traffic."""

@@ -1,0 +1,133 @@
+"""Feature encoders and scalers, fitted on training rows only and reused at prediction time.
+
+Two encodings, as in the paper: one-hot categorical columns (for the autoencoder and GAN,
+which learn from sparse input) and label (ordinal) encoding (for the other models). Each is
+followed by a scaler chosen in params: MinMaxScaler, Normalizer, both, or none. A category
+never seen in training (corrected.gz has service `icmp`) is encoded, never a crash: one-hot
+gives it all zeros, ordinal encoding gives it the code -1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    MinMaxScaler,
+    Normalizer,
+    OneHotEncoder,
+    OrdinalEncoder,
+    StandardScaler,
+)
+
+from iot_anomaly import schema
+
+ENCODERS = ("onehot", "ordinal")
+SCALERS = ("minmax", "normalizer", "normalizer+minmax", "standard", "none")
+UNKNOWN_CODE = -1
+
+
+@dataclass(frozen=True)
+class EncodingSpec:
+    """How one named encoding turns a frame into a float matrix (one entry of params)."""
+
+    name: str
+    categorical: str = "onehot"
+    scaler: str = "minmax"
+    log1p: tuple[str, ...] = ()
+    clip: bool = False
+
+    @classmethod
+    def from_params(cls, name: str, params: dict[str, Any]) -> EncodingSpec:
+        spec = cls(
+            name=name,
+            categorical=params.get("categorical", "onehot"),
+            scaler=params.get("scaler", "minmax"),
+            log1p=tuple(params.get("log1p", ())),
+            clip=bool(params.get("clip", False)),
+        )
+        if spec.categorical not in ENCODERS:
+            raise ValueError(f"encoding {name!r}: categorical must be one of {ENCODERS}")
+        if spec.scaler not in SCALERS:
+            raise ValueError(f"encoding {name!r}: scaler must be one of {SCALERS}")
+        unknown = set(spec.log1p) - set(schema.NUMERIC)
+        if unknown:
+            raise ValueError(f"encoding {name!r}: log1p names non-numeric columns {unknown}")
+        return spec
+
+
+def _categorical_encoder(kind: str) -> OneHotEncoder | OrdinalEncoder:
+    if kind == "onehot":
+        return OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float32)
+    return OrdinalEncoder(
+        handle_unknown="use_encoded_value", unknown_value=UNKNOWN_CODE, dtype=np.float32
+    )
+
+
+def _scaler_steps(kind: str, clip: bool) -> list[tuple[str, Any]]:
+    steps: list[tuple[str, Any]] = []
+    if kind in ("normalizer", "normalizer+minmax"):
+        steps.append(("normalizer", Normalizer()))
+    if kind in ("minmax", "normalizer+minmax"):
+        steps.append(("minmax", MinMaxScaler(clip=clip)))
+    if kind == "standard":
+        steps.append(("standard", StandardScaler()))
+    return steps
+
+
+def build_preprocessor(spec: EncodingSpec) -> Pipeline:
+    """An unfitted sklearn pipeline for one encoding spec."""
+    logged = list(spec.log1p)
+    plain = [c for c in schema.NUMERIC if c not in spec.log1p]
+    columns = ColumnTransformer(
+        [
+            ("categorical", _categorical_encoder(spec.categorical), list(schema.CATEGORICAL)),
+            ("log1p", FunctionTransformer(np.log1p, feature_names_out="one-to-one"), logged),
+            ("numeric", "passthrough", plain),
+        ],
+        verbose_feature_names_out=False,
+    )
+    return Pipeline([("columns", columns), *_scaler_steps(spec.scaler, spec.clip)])
+
+
+def fit_preprocessor(train: pd.DataFrame, spec: EncodingSpec) -> Pipeline:
+    """Fit one encoding on training rows only (never on test rows: no leakage)."""
+    return build_preprocessor(spec).fit(train[list(schema.FEATURES)])
+
+
+def transform(preprocessor: Pipeline, frame: pd.DataFrame) -> np.ndarray:
+    """Encode and scale a frame with a fitted preprocessor; float32, one row per input row."""
+    return np.ascontiguousarray(
+        preprocessor.transform(frame[list(schema.FEATURES)]), dtype=np.float32
+    )
+
+
+def feature_names(preprocessor: Pipeline) -> list[str]:
+    """Names of the output columns (one per one-hot value, or one per input feature)."""
+    return [str(n) for n in preprocessor.named_steps["columns"].get_feature_names_out()]
+
+
+def save_preprocessor(preprocessor: Pipeline, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(preprocessor, path)
+    return path
+
+
+def load_preprocessor(path: Path) -> Pipeline:
+    return joblib.load(path)
+
+
+def targets(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(category index 0..4 in schema.CATEGORIES order, attack 0/1) for a labelled frame."""
+    codes = pd.Categorical(frame[schema.CATEGORY], categories=schema.CATEGORIES).codes
+    if (codes < 0).any():
+        raise ValueError("frame has rows whose category is not one of schema.CATEGORIES")
+    category = codes.astype(np.int64)
+    return category, (category != schema.category_index(schema.NORMAL)).astype(np.int64)

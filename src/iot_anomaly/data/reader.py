@@ -1,0 +1,218 @@
+"""Parse KDD-format CSV files into typed frames; malformed lines go to quarantine.
+
+Accepted input: gzipped or plain text, with or without a header line, with or without the
+label column, label with or without the trailing dot. A line that cannot be trusted (wrong
+field count, text in a numeric field, negative count, rate outside [0, 1], flag not 0/1,
+empty field, unknown label) is never dropped silently: it is returned in the quarantine
+frame with its file, line number, field and reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from iot_anomaly import schema
+from iot_anomaly.io import atomic_write
+
+QUARANTINE_COLUMNS = ("file", "line", "field", "reason", "raw")
+_GZIP_MAGIC = b"\x1f\x8b"
+_SNIFF_LINES = 1000
+_RAW_PREVIEW = 500  # characters of a bad line kept in quarantine
+
+
+class KddFormatError(ValueError):
+    """The file as a whole is not KDD-format (bad header, no usable line)."""
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """Typed rows, the quarantined lines, and what was learnt about the file."""
+
+    source: str
+    frame: pd.DataFrame
+    quarantine: pd.DataFrame
+    has_label: bool
+    lines_read: int
+
+    @property
+    def n_quarantined(self) -> int:
+        return len(self.quarantine)
+
+
+def read_text(path: Path) -> str:
+    """Return the file's text, decompressing it when it starts with the gzip magic bytes."""
+    raw = path.read_bytes()
+    if raw[:2] == _GZIP_MAGIC:
+        raw = gzip.decompress(raw)
+    return raw.decode("utf-8", errors="replace")
+
+
+def _detect_layout(path: Path, lines: list[tuple[int, str]]) -> tuple[bool, bool]:
+    """Return (has_header, has_label) from the header line or the usual field count."""
+    if not lines:
+        raise KddFormatError(f"{path}: no data lines")
+    first_fields = [f.strip() for f in lines[0][1].split(",")]
+    if first_fields[0] == schema.FEATURES[0]:
+        if tuple(first_fields) == schema.COLUMNS:
+            return True, True
+        if tuple(first_fields) == schema.FEATURES:
+            return True, False
+        raise KddFormatError(
+            f"{path}, line {lines[0][0]}: header does not match the KDD Cup 99 columns "
+            f"(expected {len(schema.FEATURES)} feature names, optionally followed by "
+            f"'{schema.LABEL}')"
+        )
+    counts = Counter(text.count(",") + 1 for _, text in lines[:_SNIFF_LINES])
+    usable = {n: c for n, c in counts.items() if n in (len(schema.FEATURES), len(schema.COLUMNS))}
+    if not usable:
+        raise KddFormatError(
+            f"{path}: no line among the first {_SNIFF_LINES} has {len(schema.FEATURES)} or "
+            f"{len(schema.COLUMNS)} fields (found {dict(counts)})"
+        )
+    return False, max(usable, key=lambda n: (usable[n], n)) == len(schema.COLUMNS)
+
+
+def _problems(frame: pd.DataFrame, has_label: bool) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """Type the string frame; return it with one (line, field, reason) frame per check."""
+    found: list[pd.DataFrame] = []
+
+    def flag(mask: pd.Series, field: str, reason: str) -> None:
+        if mask.any():
+            bad = frame.index[mask.to_numpy()]
+            values = frame.loc[bad, field].astype(str).str.slice(0, 40)
+            found.append(
+                pd.DataFrame(
+                    {"line": bad, "field": field, "reason": reason + ": '" + values + "'"}
+                )
+            )
+
+    typed: dict[str, pd.Series] = {}
+    for col in schema.FEATURES:
+        column = frame[col]
+        if col in schema.CATEGORICAL:
+            typed[col] = column.str.strip()
+            flag(typed[col] == "", col, "empty value")
+            continue
+        if pd.api.types.is_numeric_dtype(column):
+            values = column  # the C parser read every value of the column as a number
+        else:
+            empty = column.str.strip() == ""
+            flag(empty, col, "empty value")
+            values = pd.to_numeric(column, errors="coerce")
+            flag(values.isna() & ~empty, col, "text in numeric field")
+        if col in schema.RATES:
+            flag((values < 0) | (values > 1), col, "rate outside [0, 1]")
+            typed[col] = values.astype("float64")
+        elif col in schema.BINARY:
+            flag(values.notna() & ~values.isin((0, 1)), col, "flag not 0 or 1")
+            typed[col] = values
+        else:
+            flag(values < 0, col, "negative count")
+            flag(values.notna() & (values != np.floor(values)), col, "non-integer count")
+            typed[col] = values
+    if has_label:
+        labels = frame[schema.LABEL].map(schema.normalise_label)
+        flag(~labels.isin(schema.LABEL_TO_CATEGORY), schema.LABEL, "unknown label")
+        typed[schema.LABEL] = labels
+    return pd.DataFrame(typed, index=frame.index), found
+
+
+def parse_kdd(path: Path | str) -> ParseResult:
+    """Parse one KDD-format file; see the module docstring for what is accepted."""
+    path = Path(path)
+    numbered = [(i, line) for i, line in enumerate(read_text(path).splitlines(), 1) if line.strip()]
+    has_header, has_label = _detect_layout(path, numbered)
+    if has_header:
+        numbered = numbered[1:]
+    names = schema.COLUMNS if has_label else schema.FEATURES
+    n_fields = len(names)
+
+    good: list[tuple[int, str]] = []
+    bad_rows: list[dict[str, object]] = []
+    for number, text in numbered:
+        found = text.count(",") + 1
+        if found == n_fields:
+            good.append((number, text))
+        else:
+            bad_rows.append(
+                {
+                    "line": number,
+                    "field": "",
+                    "reason": f"expected {n_fields} fields, found {found}",
+                }
+            )
+
+    if good:
+        strings = pd.read_csv(
+            io.StringIO("\n".join(text for _, text in good)),
+            header=None,
+            names=list(names),
+            # Numeric columns are left to the C parser: a column with any text in it comes
+            # back as strings and is then checked value by value.
+            dtype={c: str for c in names if c in (*schema.CATEGORICAL, schema.LABEL)},
+            na_filter=False,
+            quoting=csv.QUOTE_NONE,
+            engine="c",
+        )
+    else:
+        strings = pd.DataFrame({name: pd.Series(dtype=str) for name in names})
+    strings.index = pd.Index([n for n, _ in good], name="line")
+    typed, found = _problems(strings, has_label)
+
+    problems = pd.concat(
+        [pd.DataFrame(bad_rows, columns=["line", "field", "reason"]), *found], ignore_index=True
+    )
+    bad_lines = pd.Index(problems["line"].unique())
+    typed = typed.drop(index=bad_lines, errors="ignore")
+    for col in schema.COUNTS + schema.BINARY:
+        typed[col] = typed[col].astype("int64")
+    if has_label:
+        typed[schema.CATEGORY] = typed[schema.LABEL].map(schema.LABEL_TO_CATEGORY)
+
+    quarantine = (
+        problems.groupby("line", sort=True)
+        .agg(field=("field", "first"), reason=("reason", "; ".join))
+        .reset_index()
+    )
+    quarantine.insert(0, "file", str(path))
+    wanted = set(quarantine["line"])
+    raw_by_line = {n: text[:_RAW_PREVIEW] for n, text in numbered if n in wanted}
+    quarantine["raw"] = quarantine["line"].map(raw_by_line)
+    return ParseResult(
+        source=str(path),
+        frame=typed,
+        quarantine=quarantine[list(QUARANTINE_COLUMNS)],
+        has_label=has_label,
+        lines_read=len(numbered),
+    )
+
+
+def write_quarantine(result: ParseResult, path: Path) -> Path:
+    """Write the quarantined lines (possibly none, header only) as CSV and return the path."""
+    return atomic_write(path, lambda tmp: result.quarantine.to_csv(tmp, index=False))
+
+
+def to_kdd_lines(frame: pd.DataFrame, label_dot: bool = True) -> list[str]:
+    """Render typed rows back to KDD-format lines (the inverse of `parse_kdd`).
+
+    Rates keep two decimals as in the official files; the label, when present, gets its
+    trailing dot back unless `label_dot` is False.
+    """
+    columns = [c for c in schema.COLUMNS if c in frame.columns]
+    text = pd.DataFrame(index=frame.index)
+    for col in columns:
+        if col in schema.RATES:
+            text[col] = frame[col].map("{:.2f}".format)
+        elif col == schema.LABEL and label_dot:
+            text[col] = frame[col].astype(str) + "."
+        else:
+            text[col] = frame[col].astype(str)
+    return text[columns].agg(",".join, axis=1).tolist()

@@ -1,0 +1,124 @@
+"""Evaluation protocols as data splits: `paper`, `dedup`, `corrected`, plus normal-only sets.
+
+- paper: stratified random split of the 10% file (the paper's Table 2 counts);
+- dedup: the same after dropping exact duplicate rows (70% of the 10% file repeats);
+- corrected: the whole 10% file for training, the official corrected.gz for testing.
+
+Each protocol also yields `train_normal`, the normal rows of its training split, on which the
+semi-supervised autoencoder and GAN learn what normal traffic looks like.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from iot_anomaly import schema
+
+PROTOCOLS = ("paper", "dedup", "corrected")
+
+#: The paper's Table 2: rows per category in its train and test sets.
+PAPER_TABLE2 = {
+    "train": {"normal": 77_815, "dos": 313_163, "probe": 3_284, "r2l": 911, "u2r": 43},
+    "test": {"normal": 19_463, "dos": 78_295, "probe": 823, "r2l": 215, "u2r": 9},
+}
+
+
+@dataclass(frozen=True)
+class Split:
+    """One protocol's rows: what models may learn from, and what they are judged on."""
+
+    name: str
+    train: pd.DataFrame
+    test: pd.DataFrame
+
+    @property
+    def train_normal(self) -> pd.DataFrame:
+        return self.train[self.train[schema.CATEGORY] == schema.NORMAL]
+
+
+def stratify_key(frame: pd.DataFrame, min_count: int = 2) -> pd.Series:
+    """Attack name per row, falling back to the category (then one pool) for rare names.
+
+    Stratifying on the attack name keeps every attack type in both halves; names with fewer
+    than `min_count` rows cannot be split and are pooled by category instead.
+    """
+    key = frame[schema.LABEL].astype(str)
+    rare = key.map(key.value_counts()) < min_count
+    key = key.where(~rare, "cat:" + frame[schema.CATEGORY].astype(str))
+    still_rare = key.map(key.value_counts()) < min_count
+    return key.where(~still_rare, "pool")
+
+
+def random_split(frame: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, ...]:
+    """Seeded stratified train/test split; returns (train, test) keeping the line index."""
+    train, test = train_test_split(
+        frame, test_size=test_size, random_state=seed, stratify=stratify_key(frame)
+    )
+    return train.sort_index(), test.sort_index()
+
+
+def drop_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Drop exact duplicate rows (all features and label), keeping each row's first line.
+
+    Also counts feature vectors that occur under more than one label: no model can get all
+    of those right, whatever it does.
+    """
+    columns = [*schema.FEATURES, schema.LABEL]
+    unique = frame.drop_duplicates(subset=columns, keep="first")
+    labels_per_vector = unique.groupby(list(schema.FEATURES), sort=False)[schema.LABEL].nunique()
+    stats = {
+        "rows": len(frame),
+        "unique_rows": len(unique),
+        "duplicates_dropped": len(frame) - len(unique),
+        "feature_vectors_with_several_labels": int((labels_per_vector > 1).sum()),
+    }
+    return unique, stats
+
+
+def build_protocols(
+    names: list[str],
+    train_file: pd.DataFrame,
+    test_file: pd.DataFrame,
+    test_size: float,
+    seed: int,
+) -> tuple[dict[str, Split], dict[str, int] | None]:
+    """Build each named protocol from the parsed 10% file and corrected file.
+
+    Returns the splits and, when `dedup` is among them, its duplicate counts.
+    """
+    unknown = set(names) - set(PROTOCOLS)
+    if unknown:
+        raise ValueError(f"unknown protocols {sorted(unknown)}; expected some of {PROTOCOLS}")
+    splits: dict[str, Split] = {}
+    dedup_stats = None
+    for name in names:
+        if name == "paper":
+            splits[name] = Split(name, *random_split(train_file, test_size, seed))
+        elif name == "dedup":
+            unique, dedup_stats = drop_duplicates(train_file)
+            splits[name] = Split(name, *random_split(unique, test_size, seed))
+        else:
+            splits[name] = Split(name, train_file, test_file)
+    return splits, dedup_stats
+
+
+def category_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """Rows per category, in the fixed category order (zeros included)."""
+    counts = frame[schema.CATEGORY].value_counts()
+    return {c: int(counts.get(c, 0)) for c in schema.CATEGORIES}
+
+
+def describe(split: Split) -> dict[str, object]:
+    """Rows per part and category, and how many test rows carry attacks unseen in training."""
+    train, test = category_counts(split.train), category_counts(split.test)
+    return {
+        "train_rows": len(split.train),
+        "test_rows": len(split.test),
+        "train_normal_rows": len(split.train_normal),
+        "train": train,
+        "test": test,
+        "unseen_attack_rows_in_test": int(split.test[schema.LABEL].isin(schema.UNSEEN_LABELS).sum()),
+    }

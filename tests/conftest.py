@@ -1,0 +1,77 @@
+"""Shared fixtures: the project root, the shipped raw data, and small slices of it."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from iot_anomaly.config import load_params
+from iot_anomaly.data.reader import parse_kdd
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN_FILE = ROOT / "data" / "kddcup.data_10_percent.gz"
+TEST_FILE = ROOT / "data" / "corrected.gz"
+
+
+def _require(path: Path) -> Path:
+    if not path.is_file():
+        message = f"{path} is missing: run `dvc pull data.dvc` (scripts/test.sh does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def params() -> dict:
+    return load_params(ROOT / "params.yaml")
+
+
+@pytest.fixture(scope="session")
+def train_path() -> Path:
+    return _require(TRAIN_FILE)
+
+
+@pytest.fixture(scope="session")
+def test_path() -> Path:
+    return _require(TEST_FILE)
+
+
+def read_lines(path: Path, n: int | None = None, step: int = 1) -> list[str]:
+    """Lines of a raw file: every `step`-th line, at most n of them."""
+    with gzip.open(path, "rt") as handle:
+        lines = handle.read().splitlines()
+    return lines[::step][:n]
+
+
+@pytest.fixture(scope="session")
+def train_lines(train_path: Path) -> list[str]:
+    """A 5,000-line slice of the 10% file spread over the whole file (all categories)."""
+    return read_lines(train_path, 5000, step=97)
+
+
+@pytest.fixture(scope="session")
+def test_lines(test_path: Path) -> list[str]:
+    """A 3,000-line slice of corrected.gz spread over the whole file."""
+    return read_lines(test_path, 3000, step=101)
+
+
+@pytest.fixture(scope="session")
+def train_frame(train_path: Path) -> pd.DataFrame:
+    """The whole parsed 10% file."""
+    return parse_kdd(train_path).frame
+
+
+@pytest.fixture(scope="session")
+def test_frame(test_path: Path) -> pd.DataFrame:
+    """The whole parsed corrected.gz."""
+    return parse_kdd(test_path).frame
