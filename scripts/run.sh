@@ -6,7 +6,9 @@ dvc repro "$@"
 cat <<'DONE'
 
 Pipeline done. Open:
+  reports/comparison.md           ours vs the paper's Table 3, per protocol, with how each figure is averaged
+  reports/metrics.json            every figure of every model on every protocol (`dvc metrics show`)
+  reports/figures/                confusion matrices, ROC/PR curves, feature importance (PNG)
   reports/validation/index.html   data validation (Great Expectations results, quarantine counts)
-  reports/splits.json             rows per protocol, split and category (`dvc metrics show`)
-  artifacts/                      splits and fitted preprocessors (DVC outputs)
+  artifacts/registry/champion.json  the production model: `iot-anomaly predict --input F --output O`
 DONE

@@ -108,6 +108,168 @@ def preprocess(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) 
 
 
 @app.command()
+def train(
+    model: Annotated[str, typer.Argument(help="ae | gan | cnn_lstm | knn | rf | ensemble")],
+    protocol: Annotated[
+        str, typer.Option("--protocol", help="paper | dedup | corrected")
+    ] = "paper",
+    params: ParamsOpt = Path("params.yaml"),
+    root: RootOpt = Path(),
+) -> None:
+    """Train one model on one protocol's training split and score its test split."""
+    from iot_anomaly.stages import train as stage
+
+    paths = Paths(root)
+    console.print(f"[bold]train {model}[/] on protocol [bold]{protocol}[/]")
+    try:
+        meta = stage.run(load_params(params), paths, model, protocol)
+    except (FileNotFoundError, ValueError) as err:
+        _fail(err)
+    shown = {k: v for k, v in meta.items() if k not in ("settings", "model", "protocol")}
+    console.print(", ".join(f"{k}: {v}" for k, v in shown.items()))
+    console.print(f"Model: {paths.model_dir(protocol, model)}")
+
+
+@app.command()
+def evaluate(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) -> None:
+    """Score every model on every protocol; write metrics, plots and the paper comparison."""
+    from iot_anomaly.stages import evaluate as stage
+
+    paths = Paths(root)
+    try:
+        with _steps("evaluate") as step:
+            step("metrics, confusion matrices, curves, importances")
+            results = stage.run(load_params(params), paths)
+    except (FileNotFoundError, ValueError) as err:
+        _fail(err)
+    table = Table(title="Evaluation (binary: attack is positive; macro-F1 over 5 categories)")
+    for col in (
+        "protocol",
+        "model",
+        "accuracy",
+        "precision",
+        "recall",
+        "F1",
+        "macro-F1",
+        "ROC-AUC",
+        "cost",
+    ):
+        table.add_column(col, justify="left" if col in ("protocol", "model") else "right")
+    for protocol, models in results.items():
+        for model, r in models.items():
+            b = r["binary"]
+            macro = r.get("multiclass", {}).get("macro_f1")
+            auc = r.get("scores", {}).get("roc_auc")
+            cost = r.get("kdd_cost")
+            table.add_row(
+                protocol, model, f"{b['accuracy']:.4%}", f"{b['precision']:.4f}",
+                f"{b['recall']:.4f}", f"{b['f1']:.4f}",
+                "" if macro is None else f"{macro:.4f}", "" if auc is None else f"{auc:.4f}",
+                "" if cost is None else f"{cost:.4f}",
+            )  # fmt: skip
+    console.print(table)
+    console.print(f"Metrics: {paths.reports / 'metrics.json'}")
+    console.print(f"Paper comparison: {paths.reports / 'comparison.md'}")
+
+
+@app.command()
+def register(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) -> None:
+    """Record the champion (the ensemble trained on the 10% file) in the registry file."""
+    from iot_anomaly.champion import register as do_register
+
+    paths = Paths(root)
+    try:
+        record = do_register(load_params(params), paths)
+    except (FileNotFoundError, ValueError) as err:
+        _fail(err)
+    console.print(
+        f"Champion {record['model']} version {record['version']} "
+        f"(data {record['data_version']}, commit {record['git_commit']})"
+    )
+    console.print(f"Registry: {paths.artifacts / 'registry' / 'champion.json'}")
+
+
+@app.command()
+def predict(
+    input: Annotated[Path, typer.Option("--input", "-i", help="KDD-format traffic file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV of predictions.")],
+    root: RootOpt = Path(),
+) -> None:
+    """Score a traffic file with the champion; the label column is optional.
+
+    Writes one row per input line: predicted category, attack yes/no, each model's vote or
+    score, and which ensemble layer decided. Bad lines go to <output>.quarantine.csv. When
+    the file carries labels, the metrics are printed too.
+    """
+    import time
+
+    from iot_anomaly.champion import Champion, labelled_metrics
+    from iot_anomaly.data.reader import KddFormatError, parse_kdd, write_quarantine
+    from iot_anomaly.io import atomic_write
+
+    paths = Paths(root)
+    started = time.perf_counter()
+    try:
+        parsed = parse_kdd(input)
+        champion = Champion.load(paths)
+    except (FileNotFoundError, KddFormatError) as err:
+        _fail(err)
+    predictions = champion.predict(parsed.frame)
+    atomic_write(output, lambda tmp: predictions.to_csv(tmp, index_label="line"))
+    quarantine = output.with_name(output.stem + ".quarantine.csv")
+    write_quarantine(parsed, quarantine)
+    seconds = time.perf_counter() - started
+    n = len(predictions)
+    console.print(
+        f"Scored {n:,} rows in {seconds:.1f} s ({n / max(seconds, 1e-9):,.0f} rows/s) with "
+        f"champion {champion.record['version']}: {int(predictions['attack'].sum()):,} attacks"
+    )
+    if parsed.n_quarantined:
+        console.print(f"[yellow]{parsed.n_quarantined:,} lines quarantined:[/] {quarantine}")
+    if parsed.has_label and n:
+        m = labelled_metrics(parsed.frame, predictions)
+        console.print(
+            f"accuracy {m['binary']['accuracy']:.4%}, precision {m['binary']['precision']:.4f}, "
+            f"recall {m['binary']['recall']:.4f}, F1 {m['binary']['f1']:.4f} (attack positive); "
+            f"5-class macro-F1 {m['multiclass']['macro_f1']:.4f}; KDD cost {m['kdd_cost']:.4f}"
+        )
+    console.print(f"Predictions: {output}")
+
+
+@app.command()
+def study(
+    protocol: Annotated[
+        str, typer.Option("--protocol", help="paper | dedup | corrected")
+    ] = "paper",
+    seeds: Annotated[
+        str | None, typer.Option(help="Comma-separated; default params models.seeds.")
+    ] = None,
+    params: ParamsOpt = Path("params.yaml"),
+    root: RootOpt = Path(),
+) -> None:
+    """Seed study: retrain every model per seed; mean, 95% interval and McNemar's test."""
+    from iot_anomaly.stages import study as stage
+
+    paths = Paths(root)
+    settings = load_params(params)
+    chosen = [int(s) for s in seeds.split(",")] if seeds else list(settings["models"]["seeds"])
+    with _steps("study") as step:
+        report = stage.run(settings, paths, protocol, chosen, step)
+    table = Table(title=f"Seed study on {protocol}: mean and 95% interval over seeds {chosen}")
+    for col in ("figure", "mean", "95% interval"):
+        table.add_column(col, justify="left" if col == "figure" else "right")
+    for name, ci in report["summary"].items():
+        table.add_row(name, f"{ci['mean']:.5f}", f"[{ci['low']:.5f}, {ci['high']:.5f}]")
+    console.print(table)
+    for seed, test in report["mcnemar"].items():
+        console.print(
+            f"seed {seed}: ensemble vs {test['against']}: b={test['b']}, c={test['c']}, "
+            f"p={test['p_value']:.3g} ({test['method']})"
+        )
+    console.print(f"Report: {paths.reports / f'seed_study_{protocol}.json'}")
+
+
+@app.command()
 def download(
     params: ParamsOpt = Path("params.yaml"),
     dest: Annotated[Path | None, typer.Option(help="Folder to write into.")] = None,

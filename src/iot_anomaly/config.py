@@ -18,7 +18,7 @@ def load_params(path: Path | str = DEFAULT_PARAMS) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: parameters file not found (run from the project root)")
     params = yaml.safe_load(path.read_text()) or {}
-    for group in ("data", "validate", "preprocess"):
+    for group in ("data", "validate", "preprocess", "models"):
         if group not in params:
             raise ValueError(f"{path}: missing the '{group}' group")
     return params
@@ -59,3 +59,11 @@ class Paths:
     @property
     def splits_report(self) -> Path:
         return self.reports / "splits.json"
+
+    def model_dir(self, protocol: str, model: str) -> Path:
+        """A trained model's files: weights, meta.json, Lightning logs."""
+        return self.artifacts / "models" / protocol / model
+
+    def predictions(self, protocol: str, model: str) -> Path:
+        """A model's outputs for every test row of a protocol."""
+        return self.artifacts / "predictions" / protocol / f"{model}.parquet"

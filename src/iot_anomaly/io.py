@@ -12,6 +12,9 @@ from typing import Any
 
 import pandas as pd
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
     """Call `write(tmp)` on a temporary file beside `path`, then move it into place."""
@@ -21,6 +24,7 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; outputs are not
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

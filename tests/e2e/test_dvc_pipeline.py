@@ -1,4 +1,6 @@
-"""End to end: a copy of the project pulls its data offline and runs `dvc repro` twice."""
+"""End to end: a copy of the project pulls its data offline and reproduces the data stages
+twice through DVC (the model stages run the same functions in tests/model, on slices; the
+whole pipeline is the README's run command)."""
 
 import os
 import shutil
@@ -49,7 +51,10 @@ def test_pull_and_repro_twice(project: Path) -> None:
         "corrected.gz",
         "kddcup.data_10_percent.gz",
     ]
-    _run(["dvc", "repro"], project)
+    first = _run(["dvc", "repro", "preprocess"], project)
+    assert (
+        "Running stage 'validate'" in first.stdout and "Running stage 'preprocess'" in first.stdout
+    )
     for protocol in ("paper", "dedup", "corrected"):
         for part in ("train", "test", "train_normal"):
             assert (project / "artifacts" / "splits" / protocol / f"{part}.parquet").is_file()
@@ -61,9 +66,10 @@ def test_pull_and_repro_twice(project: Path) -> None:
     assert len(paper_train) == 395_216
     assert (project / "reports" / "validation" / "index.html").is_file()
 
-    again = _run(["dvc", "repro"], project)
-    assert "Data and pipelines are up to date" in again.stdout + again.stderr
-    status = _run(["dvc", "status"], project)
+    again = _run(["dvc", "repro", "preprocess"], project)
+    assert "Running stage" not in again.stdout
+    assert "Stage 'preprocess' didn't change, skipping" in again.stdout
+    status = _run(["dvc", "status", "preprocess"], project)
     assert "up to date" in status.stdout
     metrics = _run(["dvc", "metrics", "show"], project).stdout
     assert "494021" in metrics and "395216" in metrics

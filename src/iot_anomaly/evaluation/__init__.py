@@ -1,0 +1,1 @@
+"""Evaluation layer: metrics, plots and the comparison with the paper, as pure functions."""

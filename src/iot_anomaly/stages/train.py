@@ -1,0 +1,327 @@
+"""Training stages, one function per model, each for one protocol.
+
+Every stage learns from the protocol's training split minus a stratified validation part
+(`models.val_fraction`, for checkpoint selection and thresholds), writes the model with a
+meta.json under artifacts/models/<protocol>/<model>/, and its outputs for every test row
+under artifacts/predictions/<protocol>/<model>.parquet, which `evaluate` reads.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from iot_anomaly import schema
+from iot_anomaly.config import Paths
+from iot_anomaly.data.preprocess import load_preprocessor, transform
+from iot_anomaly.io import write_json, write_parquet
+from iot_anomaly.models import ensemble as ens
+from iot_anomaly.models.autoencoder import Autoencoder, weighted_percentile
+from iot_anomaly.models.cnn_lstm import CnnLstm
+from iot_anomaly.models.forest import fit_forest, full_proba
+from iot_anomaly.models.gan import BiGAN
+from iot_anomaly.models.inputs import ModelData, fit_val_split, model_data
+from iot_anomaly.models.knn import KnnClassifier
+from iot_anomaly.models.lightning import ArrayDataModule, fit, load_module, save_module
+
+MODELS = ("ae", "gan", "cnn_lstm", "knn", "rf", "ensemble")
+SCORERS = {"ae": Autoencoder, "gan": BiGAN}
+
+
+@dataclass(frozen=True)
+class ProtocolFrames:
+    fit: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+
+
+def protocol_frames(params: dict[str, Any], paths: Paths, protocol: str) -> ProtocolFrames:
+    """The protocol's training split cut into fit and validation parts, and its test split."""
+    train = pd.read_parquet(paths.split(protocol, "train"))
+    test = pd.read_parquet(paths.split(protocol, "test"))
+    cfg = params["models"]
+    fit_part, val_part = fit_val_split(train, float(cfg["val_fraction"]), int(cfg["seed"]))
+    return ProtocolFrames(fit_part, val_part, test)
+
+
+def unique_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Distinct feature vectors of a frame and, per row, the index of its vector: models
+    score each distinct vector once (traffic repeats itself a lot)."""
+    keys = pd.util.hash_pandas_object(frame[list(schema.FEATURES)], index=False)
+    codes, _ = pd.factorize(keys)
+    first = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
+    return frame.iloc[first], codes
+
+
+def _meta(paths: Paths, protocol: str, name: str, **fields: Any) -> dict[str, Any]:
+    meta = {"model": name, "protocol": protocol, **fields}
+    write_json(meta, paths.model_dir(protocol, name) / "meta.json")
+    return meta
+
+
+def _lightning_common(params: dict[str, Any]) -> dict[str, Any]:
+    cfg = params["models"]
+    return {"seed": int(cfg["seed"]), "progress": bool(cfg.get("progress", True))}
+
+
+# --- semi-supervised scorers: autoencoder and GAN -------------------------------------------
+
+
+def scorer_settings(params: dict[str, Any], name: str) -> dict[str, Any]:
+    """The stage's params with the chosen profile (if any) merged in."""
+    cfg = dict(params[f"train_{name}"])
+    profiles = cfg.pop("profiles", None)
+    profile = cfg.pop("profile", None)
+    if profiles is not None:
+        if profile not in profiles:
+            raise ValueError(f"train_{name}.profile {profile!r} is not one of {sorted(profiles)}")
+        cfg = {**cfg, **profiles[profile], "profile": profile}
+    return cfg
+
+
+_TRAINING_KEYS = {
+    "encoding", "weighting", "epochs", "batch_size", "threshold_percentile", "profile",
+}  # fmt: skip
+
+
+def train_scorer(params: dict[str, Any], paths: Paths, protocol: str, name: str) -> dict[str, Any]:
+    """Train the autoencoder or GAN on normal fit rows; the attack threshold is a
+    percentile of the validation normal rows' scores."""
+    cfg = scorer_settings(params, name)
+    frames = protocol_frames(params, paths, protocol)
+    pre = load_preprocessor(paths.preprocessor(protocol, cfg["encoding"]))
+    normal = frames.fit[frames.fit[schema.CATEGORY] == schema.NORMAL]
+    train = model_data(normal, pre, cfg["weighting"])
+    val = model_data(frames.val, pre, "count")
+    module = SCORERS[name](
+        n_features=train.X.shape[1], **{k: v for k, v in cfg.items() if k not in _TRAINING_KEYS}
+    )
+    common = _lightning_common(params)
+    data = ArrayDataModule(
+        (train.X, train.attack, train.weight),
+        (val.X, val.attack, val.weight),
+        int(cfg["batch_size"]),
+        int(params["models"]["num_workers"]),
+        common["seed"],
+    )
+    out = paths.model_dir(protocol, name)
+    started = time.perf_counter()
+    best = fit(module, data, out, int(cfg["epochs"]), "val_auroc", "max", **common)
+    seconds = time.perf_counter() - started
+    # The threshold comes from held-out normal rows: scores of the rows a network learnt
+    # from are optimistic, most of all for the GAN, whose discriminator saw them.
+    normal_val = val.subset(val.attack == 0)
+    threshold = weighted_percentile(
+        best.score(normal_val.X), normal_val.weight, float(cfg["threshold_percentile"])
+    )
+    save_module(best, out / "model.pt")
+    scores = score_frame(best, pre, frames.test)
+    write_parquet(
+        pd.DataFrame(
+            {"score": scores, "attack": (scores > threshold).astype(np.int64)},
+            index=frames.test.index,
+        ),
+        paths.predictions(protocol, name),
+    )
+    return _meta(
+        paths, protocol, name,
+        encoding=cfg["encoding"], threshold=threshold, train_rows=int(train.weight.size),
+        train_seconds=round(seconds, 1), settings=cfg,
+    )  # fmt: skip
+
+
+def score_frame(model: Autoencoder | BiGAN, pre: Any, frame: pd.DataFrame) -> np.ndarray:
+    """Anomaly score per row, computed once per distinct feature vector."""
+    distinct, codes = unique_rows(frame)
+    return model.score(transform(pre, distinct))[codes]
+
+
+def load_scorer(paths: Paths, protocol: str, name: str) -> Autoencoder | BiGAN:
+    return load_module(SCORERS[name], paths.model_dir(protocol, name) / "model.pt")
+
+
+# --- supervised classifiers -----------------------------------------------------------------
+
+
+def _class_columns(proba: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    frame = pd.DataFrame(proba, index=index, columns=[f"p_{c}" for c in schema.CATEGORIES])
+    frame.insert(0, "category", proba.argmax(axis=1).astype(np.int64))
+    return frame
+
+
+def train_cnn_lstm(params: dict[str, Any], paths: Paths, protocol: str) -> dict[str, Any]:
+    cfg = dict(params["train_cnn_lstm"])
+    frames = protocol_frames(params, paths, protocol)
+    pre = load_preprocessor(paths.preprocessor(protocol, cfg["encoding"]))
+    train = model_data(frames.fit, pre, cfg["weighting"])
+    val = model_data(frames.val, pre, "none", dedupe=False)
+    common = _lightning_common(params)
+    data = ArrayDataModule(
+        (train.X, train.category, train.weight), (val.X, val.category),
+        int(cfg["batch_size"]), int(params["models"]["num_workers"]), common["seed"],
+    )  # fmt: skip
+    hyper = {k: v for k, v in cfg.items() if k not in _TRAINING_KEYS}
+    out = paths.model_dir(protocol, "cnn_lstm")
+    started = time.perf_counter()
+    best = fit(
+        CnnLstm(n_features=train.X.shape[1], **hyper),
+        data,
+        out,
+        int(cfg["epochs"]),
+        "val_acc",
+        "max",
+        **common,
+    )
+    seconds = time.perf_counter() - started
+    save_module(best, out / "model.pt")
+    write_parquet(
+        _class_columns(classify(best.predict_proba, pre, frames.test), frames.test.index),
+        paths.predictions(protocol, "cnn_lstm"),
+    )
+    return _meta(
+        paths,
+        protocol,
+        "cnn_lstm",
+        encoding=cfg["encoding"],
+        train_rows=len(train),
+        train_seconds=round(seconds, 1),
+        settings=cfg,
+    )
+
+
+def classify(proba_fn: Any, pre: Any, frame: pd.DataFrame) -> np.ndarray:
+    """Class probabilities per row, computed once per distinct feature vector."""
+    distinct, codes = unique_rows(frame)
+    return proba_fn(transform(pre, distinct))[codes]
+
+
+def knn_from_params(cfg: dict[str, Any]) -> KnnClassifier:
+    return KnnClassifier(
+        k=int(cfg["k"]), index_type=cfg["index"], hnsw_m=int(cfg["hnsw_m"]),
+        ef_construction=int(cfg["ef_construction"]), ef_search=int(cfg["ef_search"]),
+        threads=int(cfg["threads"]),
+    )  # fmt: skip
+
+
+def train_knn(params: dict[str, Any], paths: Paths, protocol: str) -> dict[str, Any]:
+    cfg = params["train_knn"]
+    frames = protocol_frames(params, paths, protocol)
+    pre = load_preprocessor(paths.preprocessor(protocol, cfg["encoding"]))
+    train = model_data(frames.fit, pre, "count")
+    started = time.perf_counter()
+    knn = knn_from_params(cfg).fit(train.X, train.category, train.weight)
+    knn.save(paths.model_dir(protocol, "knn") / "model")
+    write_parquet(
+        _class_columns(classify(knn.predict_proba, pre, frames.test), frames.test.index),
+        paths.predictions(protocol, "knn"),
+    )
+    seconds = time.perf_counter() - started
+    return _meta(
+        paths,
+        protocol,
+        "knn",
+        encoding=cfg["encoding"],
+        train_rows=len(train),
+        seconds=round(seconds, 1),
+        settings=dict(cfg),
+    )
+
+
+def train_rf(params: dict[str, Any], paths: Paths, protocol: str) -> dict[str, Any]:
+    cfg = params["train_rf"]
+    frames = protocol_frames(params, paths, protocol)
+    pre = load_preprocessor(paths.preprocessor(protocol, cfg["encoding"]))
+    train = model_data(frames.fit, pre, cfg["weighting"])
+    started = time.perf_counter()
+    forest = fit_forest(
+        train.X, train.category, train.weight, dict(cfg["forest"]), int(params["models"]["seed"])
+    )
+    seconds = time.perf_counter() - started
+    out = paths.model_dir(protocol, "rf")
+    out.mkdir(parents=True, exist_ok=True)
+    joblib.dump(forest, out / "model.joblib")
+    proba = classify(lambda X: full_proba(forest, X, ens.N_CLASSES), pre, frames.test)
+    write_parquet(_class_columns(proba, frames.test.index), paths.predictions(protocol, "rf"))
+    return _meta(
+        paths,
+        protocol,
+        "rf",
+        encoding=cfg["encoding"],
+        train_rows=len(train),
+        train_seconds=round(seconds, 1),
+        settings=dict(cfg),
+    )
+
+
+def train_ensemble(params: dict[str, Any], paths: Paths, protocol: str) -> dict[str, Any]:
+    """Find where KNN and CNN+LSTM conflict on training rows; train the conflict forest."""
+    cfg = params["ensemble"]
+    encoding = params["train_knn"]["encoding"]
+    frames = protocol_frames(params, paths, protocol)
+    pre = load_preprocessor(paths.preprocessor(protocol, encoding))
+    knn = KnnClassifier.load(paths.model_dir(protocol, "knn") / "model")
+    cnn = load_module(CnnLstm, paths.model_dir(protocol, "cnn_lstm") / "model.pt")
+    learn = model_data(pd.concat([frames.fit, frames.val]), pre, cfg["weighting"])
+    mask = ens.conflict_mask(knn.predict(learn.X), cnn.predict_proba(learn.X).argmax(axis=1))
+    seed = int(params["models"]["seed"])
+    if ens.conflicts_usable(learn.category, mask, int(cfg["min_conflicts"])):
+        forest = fit_forest(
+            learn.X[mask], learn.category[mask], learn.weight[mask], dict(cfg["forest"]), seed
+        )
+        source = "conflicts"
+    else:
+        forest = joblib.load(paths.model_dir(protocol, "rf") / "model.joblib")
+        source = "fallback: the rf model (too few conflicts)"
+    out = paths.model_dir(protocol, "ensemble")
+    out.mkdir(parents=True, exist_ok=True)
+    joblib.dump(forest, out / "forest.joblib")
+
+    test_distinct, codes = unique_rows(frames.test)
+    X = transform(pre, test_distinct)
+    knn_pred = pd.read_parquet(paths.predictions(protocol, "knn"))["category"].to_numpy()
+    cnn_pred = pd.read_parquet(paths.predictions(protocol, "cnn_lstm"))["category"].to_numpy()
+    first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
+    decision = ens.combine(knn_pred[first], cnn_pred[first], forest, X)
+    predictions = pd.DataFrame(
+        {
+            "category": decision.category[codes],
+            "knn": decision.knn[codes],
+            "cnn_lstm": decision.cnn_lstm[codes],
+            "forest": decision.forest[codes],
+            "layer": decision.layer[codes],
+        },
+        index=frames.test.index,
+    )
+    write_parquet(predictions, paths.predictions(protocol, "ensemble"))
+    return _meta(
+        paths, protocol, "ensemble", encoding=encoding, forest_source=source,
+        training_conflicts=int(mask.sum()), learn_rows=len(learn),
+        test_rows_decided_by_forest=int(predictions["layer"].sum()), settings=dict(cfg),
+    )  # fmt: skip
+
+
+TRAINERS = {
+    "ae": lambda p, paths, protocol: train_scorer(p, paths, protocol, "ae"),
+    "gan": lambda p, paths, protocol: train_scorer(p, paths, protocol, "gan"),
+    "cnn_lstm": train_cnn_lstm,
+    "knn": train_knn,
+    "rf": train_rf,
+    "ensemble": train_ensemble,
+}
+
+
+def run(params: dict[str, Any], paths: Paths, model: str, protocol: str) -> dict[str, Any]:
+    """Train one model for one protocol (what each DVC stage `train_<model>@<protocol>` runs)."""
+    if model not in TRAINERS:
+        raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
+    if protocol not in params["preprocess"]["protocols"]:
+        raise ValueError(f"unknown protocol {protocol!r}")
+    return TRAINERS[model](params, paths, protocol)
+
+
+__all__ = ["MODELS", "ModelData", "run"]

@@ -1,0 +1,139 @@
+"""Model tests on small slices: every model learns, reloads identically, and is evaluated."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from iot_anomaly import schema
+from iot_anomaly.data.preprocess import load_preprocessor, targets, transform
+from iot_anomaly.models.cnn_lstm import CnnLstm
+from iot_anomaly.models.ensemble import combine, conflict_mask, conflicts_usable
+from iot_anomaly.models.knn import KnnClassifier
+from iot_anomaly.models.lightning import load_module
+from iot_anomaly.stages.train import SCORERS, protocol_frames
+
+PROTOCOL = "paper"
+
+
+def _metrics(trained) -> dict:
+    _, paths = trained
+    return json.loads((paths.reports / "metrics.json").read_text())
+
+
+def _losses(trained, model: str, column: str) -> list[float]:
+    _, paths = trained
+    log = pd.read_csv(paths.model_dir(PROTOCOL, model) / "logs" / "metrics.csv")
+    return log[column].dropna().tolist()
+
+
+@pytest.mark.parametrize(
+    ("model", "column"), [("ae", "train_loss"), ("gan", "recon"), ("cnn_lstm", "train_loss")]
+)
+def test_training_loss_falls(trained, model: str, column: str) -> None:
+    losses = _losses(trained, model, column)
+    assert len(losses) == 4
+    assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("model", ["ae", "gan"])
+def test_anomaly_scores_beat_chance(trained, model: str) -> None:
+    result = _metrics(trained)[PROTOCOL][model]
+    # A few epochs on ~900 normal rows: far from the full-size figures, far above chance.
+    # (Thresholds from ~100 held-out normal rows are too noisy to test accuracy here.)
+    assert result["scores"]["roc_auc"] > 0.8
+    _, paths = trained
+    meta = json.loads((paths.model_dir(PROTOCOL, model) / "meta.json").read_text())
+    predictions = pd.read_parquet(paths.predictions(PROTOCOL, model))
+    assert (predictions["attack"] == (predictions["score"] > meta["threshold"])).all()
+
+
+@pytest.mark.parametrize("model", ["knn", "cnn_lstm", "rf", "ensemble"])
+def test_classifiers_beat_the_majority_class(trained, model: str) -> None:
+    _, paths = trained
+    test = pd.read_parquet(paths.split(PROTOCOL, "test"))
+    majority = test[schema.CATEGORY].value_counts(normalize=True).max()
+    result = _metrics(trained)[PROTOCOL][model]
+    assert result["multiclass"]["accuracy"] > max(majority, 0.9)
+    assert result["binary"]["f1"] > 0.9
+
+
+def test_reloaded_networks_predict_identically(trained) -> None:
+    params, paths = trained
+    frames = protocol_frames(params, paths, PROTOCOL)
+    for name, cls in SCORERS.items():
+        pre = load_preprocessor(paths.preprocessor(PROTOCOL, params[f"train_{name}"]["encoding"]))
+        X = transform(pre, frames.test)
+        model = load_module(cls, paths.model_dir(PROTOCOL, name) / "model.pt")
+        again = load_module(cls, paths.model_dir(PROTOCOL, name) / "model.pt")
+        np.testing.assert_array_equal(model.score(X), again.score(X))
+        best = cls.load_from_checkpoint(
+            paths.model_dir(PROTOCOL, name) / "checkpoints" / "best.ckpt", map_location="cpu"
+        )
+        np.testing.assert_allclose(best.score(X), model.score(X), rtol=1e-6)
+        saved = pd.read_parquet(paths.predictions(PROTOCOL, name))["score"].to_numpy()
+        np.testing.assert_allclose(model.score(X), saved, rtol=1e-5)
+    pre = load_preprocessor(paths.preprocessor(PROTOCOL, params["train_cnn_lstm"]["encoding"]))
+    X = transform(pre, frames.test)
+    cnn = load_module(CnnLstm, paths.model_dir(PROTOCOL, "cnn_lstm") / "model.pt")
+    saved = pd.read_parquet(paths.predictions(PROTOCOL, "cnn_lstm"))["category"].to_numpy()
+    np.testing.assert_array_equal(cnn.predict_proba(X).argmax(axis=1), saved)
+    knn = KnnClassifier.load(paths.model_dir(PROTOCOL, "knn") / "model")
+    saved = pd.read_parquet(paths.predictions(PROTOCOL, "knn"))["category"].to_numpy()
+    np.testing.assert_array_equal(knn.predict(X), saved)
+
+
+def test_knn_exact_and_hnsw_find_the_same_duplicates() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.random((500, 8), dtype=np.float32)
+    y = rng.integers(0, 5, 500)
+    for index in ("exact", "hnsw"):
+        knn = KnnClassifier(k=1, index_type=index).fit(X, y)
+        np.testing.assert_array_equal(knn.predict(X), y)  # each row is its own neighbour
+    votes = KnnClassifier(k=3, index_type="exact").fit(
+        X[:3] * 0, np.array([1, 2, 2]), np.array([5.0, 1.0, 1.0])
+    )
+    assert votes.predict(X[:1] * 0)[0] == 1  # duplicate counts weigh the vote
+
+
+def test_ensemble_agreement_and_conflicts() -> None:
+    class Forest:
+        classes_ = np.arange(5)
+
+        def predict_proba(self, X):
+            return np.tile([0.0, 0.0, 0.0, 1.0, 0.0], (len(X), 1))  # always r2l
+
+    knn = np.array([0, 1, 2, 4])
+    cnn = np.array([0, 1, 3, 1])
+    decision = combine(knn, cnn, Forest(), np.zeros((4, 3)))
+    assert decision.category.tolist() == [0, 1, 3, 3]
+    assert decision.layer.tolist() == [0, 0, 1, 1]
+    assert decision.forest.tolist() == [-1, -1, 3, 3]
+    mask = conflict_mask(knn, cnn)
+    assert conflicts_usable(np.array([0, 1, 2, 3]), mask, 2)
+    assert not conflicts_usable(np.array([0, 1, 2, 2]), mask, 2)  # one category only
+    assert not conflicts_usable(np.array([0, 1, 2, 3]), mask, 3)  # too few
+
+
+def test_evaluation_reports(trained) -> None:
+    _, paths = trained
+    metrics = _metrics(trained)
+    assert set(metrics) == {"paper", "corrected"}
+    for protocol in metrics:
+        assert set(metrics[protocol]) == {"ae", "gan", "cnn_lstm", "knn", "rf", "ensemble"}
+    corrected = metrics["corrected"]["ensemble"]
+    assert 0 <= corrected["kdd_cost"] <= 4
+    assert 0 <= corrected["unseen_attacks_detected"] <= 1
+    cm = np.array(metrics["paper"]["ensemble"]["multiclass"]["confusion_matrix"])
+    test = pd.read_parquet(paths.split("paper", "test"))
+    category, _ = targets(test)
+    assert cm.sum() == len(test)
+    assert cm.sum(axis=1).tolist() == np.bincount(category, minlength=5).tolist()
+    comparison = (paths.reports / "comparison.md").read_text()
+    assert "How each column is averaged" in comparison
+    for name in ("confusion_paper_ensemble.png", "roc_pr_paper.png", "importance_paper.png"):
+        assert (paths.reports / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    details = json.loads((paths.reports / "evaluation_details.json").read_text())
+    assert details["paper"]["mcnemar"]["against"] in {"knn", "cnn_lstm", "rf"}
+    assert len(details["paper"]["feature_importance"]["permutation"]) == 15
