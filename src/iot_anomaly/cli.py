@@ -43,6 +43,14 @@ def _steps(title: str) -> Iterator[Callable[[str], None]]:
         yield lambda step: progress.update(task, description=f"{title}: {step}")
 
 
+def _table(title: str, columns: tuple[str, ...], left: int = 1) -> Table:
+    """A results table whose first `left` columns are text and the rest figures."""
+    table = Table(title=title)
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i < left else "right")
+    return table
+
+
 def _fail(err: Exception) -> None:
     console.print(f"[bold red]error:[/] {err}")
     raise typer.Exit(code=1)
@@ -61,9 +69,11 @@ def validate(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) ->
             results = stage.run(load_params(params), paths, step)
     except (DataValidationError, KddFormatError, FileNotFoundError, ValueError) as err:
         _fail(err)
-    table = Table(title="Validation")
-    for col in ("data set", "source", "rows", "quarantined", "expectations", "failed", "result"):
-        table.add_column(col, justify="right" if col not in ("data set", "source") else "left")
+    table = _table(
+        "Validation",
+        ("data set", "source", "rows", "quarantined", "expectations", "failed", "result"),
+        left=2,
+    )
     for r in results:
         table.add_row(
             r.name, r.source, f"{r.rows:,}", f"{r.quarantined:,}", str(len(r.findings)),
@@ -89,9 +99,9 @@ def preprocess(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) 
             summary = stage.run(load_params(params), paths, step)
     except (FileNotFoundError, ValueError) as err:
         _fail(err)
-    table = Table(title="Protocols")
-    for col in ("protocol", "train", "test", "train normal", "unseen-attack test rows"):
-        table.add_column(col, justify="right" if col != "protocol" else "left")
+    table = _table(
+        "Protocols", ("protocol", "train", "test", "train normal", "unseen-attack test rows")
+    )
     for name, d in summary["protocols"].items():
         table.add_row(
             name, f"{d['train_rows']:,}", f"{d['test_rows']:,}", f"{d['train_normal_rows']:,}",
@@ -142,19 +152,21 @@ def evaluate(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) ->
             results = stage.run(load_params(params), paths)
     except (FileNotFoundError, ValueError) as err:
         _fail(err)
-    table = Table(title="Evaluation (binary: attack is positive; macro-F1 over 5 categories)")
-    for col in (
-        "protocol",
-        "model",
-        "accuracy",
-        "precision",
-        "recall",
-        "F1",
-        "macro-F1",
-        "ROC-AUC",
-        "cost",
-    ):
-        table.add_column(col, justify="left" if col in ("protocol", "model") else "right")
+    table = _table(
+        "Evaluation (binary: attack is positive; macro-F1 over 5 categories)",
+        (
+            "protocol",
+            "model",
+            "accuracy",
+            "precision",
+            "recall",
+            "F1",
+            "macro-F1",
+            "ROC-AUC",
+            "cost",
+        ),
+        left=2,
+    )
     for protocol, models in results.items():
         for model, r in models.items():
             b = r["binary"]
@@ -255,9 +267,10 @@ def study(
     chosen = [int(s) for s in seeds.split(",")] if seeds else list(settings["models"]["seeds"])
     with _steps("study") as step:
         report = stage.run(settings, paths, protocol, chosen, step)
-    table = Table(title=f"Seed study on {protocol}: mean and 95% interval over seeds {chosen}")
-    for col in ("figure", "mean", "95% interval"):
-        table.add_column(col, justify="left" if col == "figure" else "right")
+    table = _table(
+        f"Seed study on {protocol}: mean and 95% interval over seeds {chosen}",
+        ("figure", "mean", "95% interval"),
+    )
     for name, ci in report["summary"].items():
         table.add_row(name, f"{ci['mean']:.5f}", f"[{ci['low']:.5f}, {ci['high']:.5f}]")
     console.print(table)

@@ -20,14 +20,15 @@ h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.25rem;margin-top:2rem;
 border-bottom:1px solid #dcdcde;padding-bottom:.2rem}
 .sub{color:#50575e;margin-top:0}
 table{border-collapse:collapse;width:100%;margin:.6rem 0;font-size:.9rem}
-th,td{border:1px solid #dcdcde;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th,td{border:1px solid #dcdcde;padding:.3rem .5rem;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}
 th{background:#f6f7f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .ok{color:#00702a;font-weight:600}.fail{color:#b32d2e;font-weight:600}
 .warn{color:#8a5a00;font-weight:600}
 .cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #dcdcde;
 border-radius:6px;padding:.6rem 1rem;min-width:9rem}.card b{display:block;font-size:1.3rem}
 code{background:#f6f7f7;padding:0 .2rem;border-radius:3px}
-details{margin:.3rem 0}
+details{margin:.6rem 0}summary{cursor:pointer;font-weight:600}
 """
 
 

@@ -137,3 +137,16 @@ def test_evaluation_reports(trained) -> None:
     details = json.loads((paths.reports / "evaluation_details.json").read_text())
     assert details["paper"]["mcnemar"]["against"] in {"knn", "cnn_lstm", "rf"}
     assert len(details["paper"]["feature_importance"]["permutation"]) == 15
+
+
+def test_same_seed_same_model(trained, tmp_path) -> None:
+    from iot_anomaly.stages import train
+    from iot_anomaly.stages.study import SeedPaths
+
+    params, paths = trained
+    scores = []
+    for run in ("first", "second"):
+        seed_paths = SeedPaths(paths.root, tmp_path / run)
+        train.run(params, seed_paths, "ae", PROTOCOL)
+        scores.append(pd.read_parquet(seed_paths.predictions(PROTOCOL, "ae"))["score"].to_numpy())
+    np.testing.assert_array_equal(scores[0], scores[1])

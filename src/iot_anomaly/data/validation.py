@@ -224,42 +224,46 @@ def render_html(results: list[DataSetValidation], title: str = "Data validation"
                 ]
             )
         )
-        ordered = sorted(r.findings, key=lambda f: (f.success, f.severity != CRITICAL))
-        rows = []
-        for f in ordered:
-            if f.success:
-                verdict = '<span class="ok">pass</span>'
-            elif f.severity == CRITICAL:
-                verdict = '<span class="fail">FAIL</span>'
-            else:
-                verdict = '<span class="warn">warn</span>'
-            detail = f.describe().split(": ", 1)[1] if not f.success else ""
-            args = {k: v for k, v in f.kwargs.items() if k != "column"}
-            rows.append(
-                [
-                    verdict,
-                    rp.esc(f.severity),
-                    rp.esc(f.suite),
-                    f"<code>{rp.esc(f.expectation)}</code>",
-                    rp.esc(f.column or "(table)"),
-                    rp.esc(_short(args)),
-                    rp.esc(detail),
-                    rp.esc(f.notes),
-                ]
-            )
+        headers = ["result", "severity", "suite", "expectation", "column", "arguments",
+                   "detail", "notes"]  # fmt: skip
+        failed = sorted(r.failures, key=lambda f: f.severity != CRITICAL)
+        passed = [f for f in r.findings if f.success]
+        if failed:
+            parts.append(rp.table(headers, [_row(f) for f in failed], raw=True))
         parts.append(
-            rp.table(
-                ["result", "severity", "suite", "expectation", "column", "arguments", "detail",
-                 "notes"],
-                rows,
-                raw=True,
-            )
-        )  # fmt: skip
+            f"<details><summary>{len(passed)} expectations passed</summary>"
+            + rp.table(headers, [_row(f) for f in passed], raw=True)
+            + "</details>"
+        )
     return rp.page(
         title,
         "".join(parts),
         "Great Expectations results for each data set; critical failures stop the pipeline.",
     )
+
+
+def _row(f: Finding) -> list[str]:
+    """One finding as table cells (HTML)."""
+    from iot_anomaly import reporting as rp
+
+    if f.success:
+        verdict = '<span class="ok">pass</span>'
+    elif f.severity == CRITICAL:
+        verdict = '<span class="fail">FAIL</span>'
+    else:
+        verdict = '<span class="warn">warn</span>'
+    detail = f.describe().split(": ", 1)[1] if not f.success else ""
+    args = {k: v for k, v in f.kwargs.items() if k != "column"}
+    return [
+        verdict,
+        rp.esc(f.severity),
+        rp.esc(f.suite),
+        f"<code>{rp.esc(f.expectation)}</code>",
+        rp.esc(f.column or "(table)"),
+        rp.esc(_short(args)),
+        rp.esc(detail),
+        rp.esc(f.notes),
+    ]
 
 
 def _short(args: dict[str, Any], limit: int = 160) -> str:

@@ -58,6 +58,19 @@ def weights_from_counts(counts: np.ndarray, weighting: str) -> np.ndarray:
     return (weight / weight.mean()).astype(np.float32)
 
 
+def balance_classes(data: ModelData, power: float) -> ModelData:
+    """Reweight rows so each category's total weight moves towards equal: each row's weight
+    is divided by its category's total weight raised to `power` (0: unchanged, 1: equal)."""
+    if power == 0:
+        return data
+    totals = np.bincount(data.category, weights=data.weight, minlength=len(schema.CATEGORIES))
+    factor = np.where(totals > 0, totals, 1.0) ** -power
+    weight = data.weight * factor[data.category]
+    return ModelData(
+        data.X, data.category, data.attack, (weight / weight.mean()).astype(np.float32)
+    )
+
+
 def model_data(
     frame: pd.DataFrame, preprocessor: Pipeline, weighting: str = "count", dedupe: bool = True
 ) -> ModelData:

@@ -119,7 +119,7 @@ class ArrayDataModule(pl.LightningDataModule):
 
 
 def fit(
-    model: pl.LightningModule,
+    make_model: Callable[[], pl.LightningModule],
     data: ArrayDataModule,
     out_dir: Path,
     max_epochs: int,
@@ -128,13 +128,15 @@ def fit(
     seed: int,
     progress: bool = True,
 ) -> pl.LightningModule:
-    """Train deterministically on the CPU; return the best checkpoint by `monitor`.
+    """Seed, build the model, and train deterministically on the CPU; return the best
+    checkpoint by `monitor`. The model is built after seeding so that its initial weights,
+    too, come from the seed.
 
     Lightning's CSV logger writes every logged loss to `out_dir/logs`, and the checkpoint
     callback keeps only the best epoch's weights.
     """
     pl.seed_everything(seed, workers=True, verbose=False)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    model = make_model()
     checkpoint = ModelCheckpoint(
         dirpath=out_dir / "checkpoints",
         filename="best",

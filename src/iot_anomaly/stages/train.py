@@ -25,7 +25,7 @@ from iot_anomaly.models.autoencoder import Autoencoder, weighted_percentile
 from iot_anomaly.models.cnn_lstm import CnnLstm
 from iot_anomaly.models.forest import fit_forest, full_proba
 from iot_anomaly.models.gan import BiGAN
-from iot_anomaly.models.inputs import ModelData, fit_val_split, model_data
+from iot_anomaly.models.inputs import ModelData, balance_classes, fit_val_split, model_data
 from iot_anomaly.models.knn import KnnClassifier
 from iot_anomaly.models.lightning import ArrayDataModule, fit, load_module, save_module
 
@@ -86,6 +86,7 @@ def scorer_settings(params: dict[str, Any], name: str) -> dict[str, Any]:
 
 _TRAINING_KEYS = {
     "encoding", "weighting", "epochs", "batch_size", "threshold_percentile", "profile",
+    "class_balance",
 }  # fmt: skip
 
 
@@ -98,9 +99,7 @@ def train_scorer(params: dict[str, Any], paths: Paths, protocol: str, name: str)
     normal = frames.fit[frames.fit[schema.CATEGORY] == schema.NORMAL]
     train = model_data(normal, pre, cfg["weighting"])
     val = model_data(frames.val, pre, "count")
-    module = SCORERS[name](
-        n_features=train.X.shape[1], **{k: v for k, v in cfg.items() if k not in _TRAINING_KEYS}
-    )
+    hyper = {k: v for k, v in cfg.items() if k not in _TRAINING_KEYS}
     common = _lightning_common(params)
     data = ArrayDataModule(
         (train.X, train.attack, train.weight),
@@ -111,7 +110,10 @@ def train_scorer(params: dict[str, Any], paths: Paths, protocol: str, name: str)
     )
     out = paths.model_dir(protocol, name)
     started = time.perf_counter()
-    best = fit(module, data, out, int(cfg["epochs"]), "val_auroc", "max", **common)
+    best = fit(
+        lambda: SCORERS[name](n_features=train.X.shape[1], **hyper),
+        data, out, int(cfg["epochs"]), "val_auroc", "max", **common,
+    )  # fmt: skip
     seconds = time.perf_counter() - started
     # The threshold comes from held-out normal rows: scores of the rows a network learnt
     # from are optimistic, most of all for the GAN, whose discriminator saw them.
@@ -158,7 +160,9 @@ def train_cnn_lstm(params: dict[str, Any], paths: Paths, protocol: str) -> dict[
     cfg = dict(params["train_cnn_lstm"])
     frames = protocol_frames(params, paths, protocol)
     pre = load_preprocessor(paths.preprocessor(protocol, cfg["encoding"]))
-    train = model_data(frames.fit, pre, cfg["weighting"])
+    train = balance_classes(
+        model_data(frames.fit, pre, cfg["weighting"]), float(cfg["class_balance"])
+    )
     val = model_data(frames.val, pre, "none", dedupe=False)
     common = _lightning_common(params)
     data = ArrayDataModule(
@@ -169,7 +173,7 @@ def train_cnn_lstm(params: dict[str, Any], paths: Paths, protocol: str) -> dict[
     out = paths.model_dir(protocol, "cnn_lstm")
     started = time.perf_counter()
     best = fit(
-        CnnLstm(n_features=train.X.shape[1], **hyper),
+        lambda: CnnLstm(n_features=train.X.shape[1], **hyper),
         data,
         out,
         int(cfg["epochs"]),
@@ -179,18 +183,8 @@ def train_cnn_lstm(params: dict[str, Any], paths: Paths, protocol: str) -> dict[
     )
     seconds = time.perf_counter() - started
     save_module(best, out / "model.pt")
-    write_parquet(
-        _class_columns(classify(best.predict_proba, pre, frames.test), frames.test.index),
-        paths.predictions(protocol, "cnn_lstm"),
-    )
-    return _meta(
-        paths,
-        protocol,
-        "cnn_lstm",
-        encoding=cfg["encoding"],
-        train_rows=len(train),
-        train_seconds=round(seconds, 1),
-        settings=cfg,
+    return _classifier_outputs(
+        paths, protocol, "cnn_lstm", best.predict_proba, pre, frames.test, cfg, len(train), seconds
     )
 
 
@@ -198,6 +192,26 @@ def classify(proba_fn: Any, pre: Any, frame: pd.DataFrame) -> np.ndarray:
     """Class probabilities per row, computed once per distinct feature vector."""
     distinct, codes = unique_rows(frame)
     return proba_fn(transform(pre, distinct))[codes]
+
+
+def _classifier_outputs(
+    paths: Paths,
+    protocol: str,
+    name: str,
+    proba_fn: Any,
+    pre: Any,
+    test: pd.DataFrame,
+    cfg: dict[str, Any],
+    train_rows: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """Write a trained classifier's test predictions and its meta.json."""
+    proba = classify(proba_fn, pre, test)
+    write_parquet(_class_columns(proba, test.index), paths.predictions(protocol, name))
+    return _meta(
+        paths, protocol, name, encoding=cfg["encoding"], train_rows=train_rows,
+        train_seconds=round(seconds, 1), settings=dict(cfg),
+    )  # fmt: skip
 
 
 def knn_from_params(cfg: dict[str, Any]) -> KnnClassifier:
@@ -215,20 +229,10 @@ def train_knn(params: dict[str, Any], paths: Paths, protocol: str) -> dict[str, 
     train = model_data(frames.fit, pre, "count")
     started = time.perf_counter()
     knn = knn_from_params(cfg).fit(train.X, train.category, train.weight)
-    knn.save(paths.model_dir(protocol, "knn") / "model")
-    write_parquet(
-        _class_columns(classify(knn.predict_proba, pre, frames.test), frames.test.index),
-        paths.predictions(protocol, "knn"),
-    )
     seconds = time.perf_counter() - started
-    return _meta(
-        paths,
-        protocol,
-        "knn",
-        encoding=cfg["encoding"],
-        train_rows=len(train),
-        seconds=round(seconds, 1),
-        settings=dict(cfg),
+    knn.save(paths.model_dir(protocol, "knn") / "model")
+    return _classifier_outputs(
+        paths, protocol, "knn", knn.predict_proba, pre, frames.test, cfg, len(train), seconds
     )
 
 
@@ -245,17 +249,10 @@ def train_rf(params: dict[str, Any], paths: Paths, protocol: str) -> dict[str, A
     out = paths.model_dir(protocol, "rf")
     out.mkdir(parents=True, exist_ok=True)
     joblib.dump(forest, out / "model.joblib")
-    proba = classify(lambda X: full_proba(forest, X, ens.N_CLASSES), pre, frames.test)
-    write_parquet(_class_columns(proba, frames.test.index), paths.predictions(protocol, "rf"))
-    return _meta(
-        paths,
-        protocol,
-        "rf",
-        encoding=cfg["encoding"],
-        train_rows=len(train),
-        train_seconds=round(seconds, 1),
-        settings=dict(cfg),
-    )
+    return _classifier_outputs(
+        paths, protocol, "rf", lambda X: full_proba(forest, X, ens.N_CLASSES), pre, frames.test,
+        cfg, len(train), seconds,
+    )  # fmt: skip
 
 
 def train_ensemble(params: dict[str, Any], paths: Paths, protocol: str) -> dict[str, Any]:
