@@ -22,3 +22,13 @@ def small_project(dest: Path, root: Path, train: list[str], test: list[str]) -> 
     ]
     (dest / "params.yaml").write_text(yaml.safe_dump(params))
     return dest
+
+
+def blank_row(**values: object) -> dict[str, object]:
+    """A syntactically valid KDD row (all counts zero, a tcp/http/SF connection), with the
+    given fields set: for building tiny frames by hand."""
+    from iot_anomaly import schema
+
+    row: dict[str, object] = {c: 0 for c in schema.FEATURES}
+    row |= {"protocol_type": "tcp", "service": "http", "flag": "SF"}
+    return row | values

@@ -4,24 +4,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iot_anomaly import schema
 from iot_anomaly.models.inputs import (
     ModelData,
     balance_classes,
     collapse_duplicates,
     weights_from_counts,
 )
+from tests.helpers import blank_row
 
 
 def test_collapse_duplicates_keeps_first_rows_and_counts() -> None:
-    row = {c: 0 for c in schema.FEATURES} | {
-        "protocol_type": "tcp",
-        "service": "http",
-        "flag": "SF",
-    }
     frame = pd.DataFrame(
-        [row | {"label": "smurf"}, row | {"label": "normal"}, row | {"label": "smurf"},
-         row | {"label": "smurf"}, row | {"src_bytes": 9, "label": "normal"}]
+        [blank_row(label="smurf"), blank_row(label="normal"), blank_row(label="smurf"),
+         blank_row(label="smurf"), blank_row(src_bytes=9, label="normal")]
     )  # fmt: skip
     unique, counts = collapse_duplicates(frame)
     assert unique.index.tolist() == [0, 1, 4]

@@ -6,6 +6,7 @@ import pytest
 from iot_anomaly import schema
 from iot_anomaly.data.reader import parse_kdd
 from iot_anomaly.data.splits import build_protocols, drop_duplicates, stratify_key
+from tests.helpers import blank_row
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +28,10 @@ def test_stratify_key_pools_rare_labels() -> None:
 
 
 def test_drop_duplicates_counts() -> None:
-    row = {c: 0 for c in schema.FEATURES} | {
-        "protocol_type": "tcp",
-        "service": "http",
-        "flag": "SF",
-    }
     frame = pd.DataFrame(
-        [row | {schema.LABEL: "normal"}] * 3
-        + [row | {schema.LABEL: "smurf"}]
-        + [row | {"src_bytes": 5, schema.LABEL: "normal"}]
+        [blank_row(label="normal")] * 3
+        + [blank_row(label="smurf")]
+        + [blank_row(src_bytes=5, label="normal")]
     )
     unique, stats = drop_duplicates(frame)
     assert len(unique) == 3
