@@ -25,7 +25,7 @@ from iot_anomaly.models.autoencoder import Autoencoder, weighted_percentile
 from iot_anomaly.models.cnn_lstm import CnnLstm
 from iot_anomaly.models.forest import fit_forest, full_proba
 from iot_anomaly.models.gan import BiGAN
-from iot_anomaly.models.inputs import ModelData, balance_classes, fit_val_split, model_data
+from iot_anomaly.models.inputs import balance_classes, fit_val_split, model_data
 from iot_anomaly.models.knn import KnnClassifier
 from iot_anomaly.models.lightning import ArrayDataModule, fit, load_module, save_module
 
@@ -319,6 +319,3 @@ def run(params: dict[str, Any], paths: Paths, model: str, protocol: str) -> dict
     if protocol not in params["preprocess"]["protocols"]:
         raise ValueError(f"unknown protocol {protocol!r}")
     return TRAINERS[model](params, paths, protocol)
-
-
-__all__ = ["MODELS", "ModelData", "run"]
