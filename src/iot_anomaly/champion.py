@@ -142,7 +142,8 @@ class Champion:
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per row: category, attack yes/no, each layer's vote, the deciding layer, and the
         AE and GAN anomaly scores with their verdicts. Each distinct row is scored once."""
-        distinct, codes = unique_rows(frame)
+        first, codes = unique_rows(frame)
+        distinct = frame.iloc[first]
         X = transform(self.label_pre, distinct)
         decision = ens.combine(
             self.knn.predict(X), self.cnn.predict_proba(X).argmax(axis=1), self.forest, X

@@ -49,13 +49,13 @@ def protocol_frames(params: dict[str, Any], paths: Paths, protocol: str) -> Prot
     return ProtocolFrames(fit_part, val_part, test)
 
 
-def unique_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """Distinct feature vectors of a frame and, per row, the index of its vector: models
-    score each distinct vector once (traffic repeats itself a lot)."""
+def unique_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the first row of each distinct feature vector, and per row the number
+    of its vector: models score each distinct vector once (traffic repeats itself a lot)."""
     keys = pd.util.hash_pandas_object(frame[list(schema.FEATURES)], index=False)
     codes, _ = pd.factorize(keys)
     first = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
-    return frame.iloc[first], codes
+    return first, codes
 
 
 def _meta(paths: Paths, protocol: str, name: str, **fields: Any) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def train_scorer(params: dict[str, Any], paths: Paths, protocol: str, name: str)
         best.score(normal_val.X), normal_val.weight, float(cfg["threshold_percentile"])
     )
     save_module(best, out / "model.pt")
-    scores = score_frame(best, pre, frames.test)
+    scores = per_distinct(best.score, pre, frames.test)
     write_parquet(
         pd.DataFrame(
             {"score": scores, "attack": (scores > threshold).astype(np.int64)},
@@ -135,12 +135,6 @@ def train_scorer(params: dict[str, Any], paths: Paths, protocol: str, name: str)
         encoding=cfg["encoding"], threshold=threshold, train_rows=int(train.weight.size),
         train_seconds=round(seconds, 1), settings=cfg,
     )  # fmt: skip
-
-
-def score_frame(model: Autoencoder | BiGAN, pre: Any, frame: pd.DataFrame) -> np.ndarray:
-    """Anomaly score per row, computed once per distinct feature vector."""
-    distinct, codes = unique_rows(frame)
-    return model.score(transform(pre, distinct))[codes]
 
 
 def load_scorer(paths: Paths, protocol: str, name: str) -> Autoencoder | BiGAN:
@@ -188,10 +182,11 @@ def train_cnn_lstm(params: dict[str, Any], paths: Paths, protocol: str) -> dict[
     )
 
 
-def classify(proba_fn: Any, pre: Any, frame: pd.DataFrame) -> np.ndarray:
-    """Class probabilities per row, computed once per distinct feature vector."""
-    distinct, codes = unique_rows(frame)
-    return proba_fn(transform(pre, distinct))[codes]
+def per_distinct(fn: Any, pre: Any, frame: pd.DataFrame) -> np.ndarray:
+    """`fn` (scores or class probabilities) of every row, computed once per distinct
+    feature vector of the encoded frame."""
+    first, codes = unique_rows(frame)
+    return fn(transform(pre, frame.iloc[first]))[codes]
 
 
 def _classifier_outputs(
@@ -206,7 +201,7 @@ def _classifier_outputs(
     seconds: float,
 ) -> dict[str, Any]:
     """Write a trained classifier's test predictions and its meta.json."""
-    proba = classify(proba_fn, pre, test)
+    proba = per_distinct(proba_fn, pre, test)
     write_parquet(_class_columns(proba, test.index), paths.predictions(protocol, name))
     return _meta(
         paths, protocol, name, encoding=cfg["encoding"], train_rows=train_rows,
@@ -278,11 +273,10 @@ def train_ensemble(params: dict[str, Any], paths: Paths, protocol: str) -> dict[
     out.mkdir(parents=True, exist_ok=True)
     joblib.dump(forest, out / "forest.joblib")
 
-    test_distinct, codes = unique_rows(frames.test)
-    X = transform(pre, test_distinct)
+    first, codes = unique_rows(frames.test)
+    X = transform(pre, frames.test.iloc[first])
     knn_pred = pd.read_parquet(paths.predictions(protocol, "knn"))["category"].to_numpy()
     cnn_pred = pd.read_parquet(paths.predictions(protocol, "cnn_lstm"))["category"].to_numpy()
-    first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
     decision = ens.combine(knn_pred[first], cnn_pred[first], forest, X)
     predictions = pd.DataFrame(
         {
