@@ -1,58 +1,176 @@
-"""The training flow: validate → preprocess, then record the outputs with DVC.
+"""The training flow: (join confirmed batches as a new data version) → validate →
+preprocess → train every model (concurrently) → ensemble → evaluate → register →
+challenger vs champion → promote or keep.
 
-Tasks call the same stage functions as the DVC stages (`iot_anomaly.stages`), so a flow run
-and `dvc repro` produce the same artifacts; `dvc commit` then records what the flow made in
-`dvc.lock`, one DVC command per workspace at a time. Run it from the project root:
-
-    python -m flows.training
+Each wave of independent stages runs through the task runner named in params; only the
+stages DVC reports as stale run, and `dvc commit` records their outputs, so `dvc.lock`
+says which data and params made every artifact. DVC commands go one at a time per
+workspace. Run it from the project root: `python -m flows.training`, or as the `training`
+deployment of prefect.yaml.
 """
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from iot_anomaly.config import Paths, load_params
-from iot_anomaly.stages import preprocess, validate
-
-
-@task(name="validate")
-def validate_task(params_file: Path, root: Path) -> dict[str, Any]:
-    results = validate.run(load_params(params_file), Paths(root))
-    return {r.name: r.summary() for r in results}
+from flows.common import project, task_runner
+from iot_anomaly import pipeline
+from iot_anomaly.monitoring import decisions
+from iot_anomaly.monitoring.store import ensure_champion
+from iot_anomaly.stages import monitor, promote
 
 
-@task(name="preprocess")
-def preprocess_task(params_file: Path, root: Path) -> dict[str, Any]:
-    return preprocess.run(load_params(params_file), Paths(root))
+@task(name="stage")
+def stage_task(name: str, params_file: str, root: str) -> dict[str, Any]:
+    params, paths = project(root, params_file)
+    return pipeline.run_stage(name, params, paths)
 
 
-@task(name="dvc-commit", retries=2, retry_delay_seconds=5)
-def dvc_commit_task(root: Path) -> str:
-    """Record the stage outputs the flow wrote in dvc.lock and the DVC cache."""
-    done = subprocess.run(
-        ["dvc", "commit", "--force", "--quiet"], cwd=root, capture_output=True, text=True
+@flow(name="training-wave")
+def run_wave(stages: list[str], params_file: str, root: str) -> dict[str, Any]:
+    """Run one wave's stages at once on the flow's task runner."""
+    futures = {
+        s: stage_task.with_options(task_run_name=s).submit(s, params_file, root) for s in stages
+    }
+    return {s: f.result() for s, f in futures.items()}
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+
+
+def _git_commit(root: Path, message: str) -> str | None:
+    """Commit data.dvc, dvc.lock and the metrics and reports git versions, if they changed;
+    return the new commit, or None when nothing changed or the project is not a git repo."""
+    files = ["data.dvc", "dvc.lock"] + [
+        f for f in pipeline.git_tracked_outputs(root) if (root / f).exists()
+    ]
+    status = _git(root, "status", "--porcelain", "--", *files)
+    if status.returncode or not status.stdout.strip():
+        return None
+    # A machine account without a git identity still gets its runs recorded.
+    who = (
+        []
+        if _git(root, "config", "user.email").stdout.strip()
+        else ["-c", "user.name=iot-anomaly flow", "-c", "user.email=iot-anomaly@localhost"]
     )
+    _git(root, "add", "--", *files)
+    done = _git(root, *who, "commit", "-q", "-m", message, "--", *files)
     if done.returncode:
-        raise RuntimeError(f"dvc commit failed in {root}: {done.stderr.strip()}")
-    return "committed"
+        raise RuntimeError(f"git commit failed in {root}: {done.stderr.strip()}")
+    return _git(root, "rev-parse", "--short", "HEAD").stdout.strip()
+
+
+def _publish(params: dict[str, Any], root: Path, decision: dict[str, Any]) -> None:
+    """Prefect artifacts: the ensemble's figures per protocol and where the reports are."""
+    import json
+
+    metrics_file = root / "reports" / "metrics.json"
+    if metrics_file.is_file():
+        metrics = json.loads(metrics_file.read_text())
+        rows = [
+            {
+                "protocol": protocol,
+                "model": model,
+                "accuracy": round(m["binary"]["accuracy"], 5),
+                "binary F1": round(m["binary"]["f1"], 5),
+                "5-class macro F1": round(m.get("multiclass", {}).get("macro_f1", float("nan")), 5),
+            }
+            for protocol, models in metrics.items()
+            for model, m in models.items()
+            if "binary" in m
+        ]
+        create_table_artifact(
+            rows,
+            key="metrics",
+            description="Binary (attack = positive) "
+            "and 5-class macro figures on each protocol's test rows",
+        )
+    log = root / params["promotion"]["decision_log"]
+    create_markdown_artifact(
+        key="training-reports",
+        markdown=(
+            f"## Promotion: {decision['verdict']}\n\n{decision['reason']}\n\n"
+            f"- Decision log: `{log.with_suffix('.html')}`\n"
+            f"- Metrics: `{metrics_file}`\n"
+            f"- Paper comparison: `{root / 'reports' / 'comparison.md'}`\n"
+            f"- Data validation: `{root / 'reports' / 'validation' / 'index.html'}`\n"
+        ),
+    )
 
 
 @flow(name="training", log_prints=True)
 def training_flow(
-    params_file: str = "params.yaml", root: str = ".", record_in_dvc: bool = True
+    params_file: str = "params.yaml",
+    root: str = ".",
+    reason: str = "scheduled",
+    batches: list[str] | None = None,
+    record_in_dvc: bool = True,
 ) -> dict[str, Any]:
-    """Validate and preprocess the data; a failed validation stops the flow before training."""
-    root_path = Path(root)
-    params_path = root_path / params_file
-    validation = validate_task(params_path, root_path)
-    splits = preprocess_task(params_path, root_path, wait_for=[validation])
-    if record_in_dvc:
-        dvc_commit_task(root_path, wait_for=[splits])
-    return {"validation": validation, "splits": splits}
+    """Retrain what changed and promote the result if it is not worse than the champion."""
+    params, paths = project(root, params_file)
+    log = paths.root / params["promotion"]["decision_log"]
+    orchestration = params["orchestration"]
+    stage = stage_task.with_options(
+        retries=int(orchestration["retries"]),
+        retry_delay_seconds=float(orchestration["retry_delay_s"]),
+    )
+    try:
+        with contextlib.suppress(FileNotFoundError):  # nothing trained yet: nothing to keep
+            ensure_champion(params, paths)  # keep the model in use before anything changes
+        if batches:
+            monitor.join_confirmed(params, paths, batches)
+            pipeline.dvc(paths.root, "add", "--quiet", params["data"]["dir"])
+            pipeline.dvc(paths.root, "push", "--quiet", f"{params['data']['dir']}.dvc")
+            decisions.record(
+                log,
+                "training",
+                "data joined",
+                f"{len(batches)} confirmed batch(es) joined the training data",
+                batches=batches,
+                trigger=reason,
+            )
+        ran: dict[str, Any] = {}
+        runner = task_runner(params)
+        for wave in pipeline.waves(list(params["preprocess"]["protocols"])):
+            todo = pipeline.stale(paths.root, wave) if record_in_dvc else wave
+            if not todo:
+                continue
+            print(f"running {len(todo)} stage(s): {', '.join(todo)}")
+            if len(todo) == 1:
+                ran[todo[0]] = stage(todo[0], params_file, str(paths.root))
+            else:
+                ran |= run_wave.with_options(task_runner=runner)(todo, params_file, str(paths.root))
+            if record_in_dvc:
+                pipeline.dvc(paths.root, "commit", "--force", "--quiet", *todo)
+        decision = promote.run(params, paths, reason)
+    except Exception as err:
+        decisions.record(
+            log,
+            "training",
+            "failed",
+            f"{type(err).__name__}: {err}",
+            trigger=reason,
+            note="the champion was not changed",
+        )
+        raise
+    commit = None
+    if record_in_dvc and orchestration["git_commit"]:
+        commit = _git_commit(
+            paths.root,
+            f"Training run ({reason}): {decision['verdict']} "
+            f"{decision.get('challenger') or decision.get('version')}"
+            + (f"; data joined: {', '.join(batches)}" if batches else ""),
+        )
+    _publish(params, paths.root, decision)
+    print(f"{decision['verdict']}: {decision['reason']}")
+    return {"stages": sorted(ran), "decision": decision, "git_commit": commit}
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """Helpers shared by test modules."""
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -10,17 +13,10 @@ from iot_anomaly.config import load_params
 
 def small_project(dest: Path, root: Path, train: list[str], test: list[str]) -> Path:
     """A small project folder: two raw slices, the suites, params without the size suite."""
-    (dest / "data").mkdir(parents=True)
-    (dest / "data" / "train.csv").write_text("\n".join(train) + "\n")
-    (dest / "data" / "test.csv").write_text("\n".join(test) + "\n")
+    dest.mkdir(parents=True, exist_ok=True)
     shutil.copytree(root / "expectations", dest / "expectations")
-    params = load_params(root / "params.yaml")
-    params["data"] |= {"train_file": "data/train.csv", "test_file": "data/test.csv"}
-    # Row-count and class-share bounds are for the whole 10% file, not a slice.
-    params["validate"]["suites"]["train"] = [
-        s for s in params["validate"]["suites"]["train"] if "training" not in s
-    ]
-    (dest / "params.yaml").write_text(yaml.safe_dump(params))
+    shutil.copy2(root / "params.yaml", dest / "params.yaml")
+    small_project_data(dest, train, test)
     return dest
 
 
@@ -32,3 +28,76 @@ def blank_row(**values: object) -> dict[str, object]:
     row: dict[str, object] = {c: 0 for c in schema.FEATURES}
     row |= {"protocol_type": "tcp", "service": "http", "flag": "SF"}
     return row | values
+
+
+def fast_params(project: Path, protocols: list[str] | None = None) -> dict:
+    """Params for a quick run on slices: few epochs, small forests, no progress bars."""
+    params = load_params(project / "params.yaml")
+    if protocols is not None:
+        params["preprocess"]["protocols"] = protocols
+    params["models"]["progress"] = False
+    params["train_ae"]["epochs"] = 4
+    params["train_gan"]["profiles"]["ours"]["epochs"] = 4
+    params["train_cnn_lstm"]["epochs"] = 4
+    params["train_cnn_lstm"]["batch_size"] = 32  # enough SGD steps on a slice
+    # A 99.5th percentile of ~900 normal rows is set by a handful of outliers.
+    params["train_ae"]["threshold_percentile"] = 95
+    params["train_gan"]["threshold_percentile"] = 95
+    params["train_rf"]["forest"]["n_estimators"] = 30
+    params["ensemble"]["forest"]["n_estimators"] = 30
+    params["ensemble"]["min_conflicts"] = 5
+    params["evaluate"]["permutation_rows"] = 500
+    params["evaluate"]["permutation_repeats"] = 1
+    params["monitor"]["reference_rows"] = 2000
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    return params
+
+
+def run_tool(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    """Run a command of the project's environment (dvc, git, prefect); fail with its output."""
+    full = os.environ | {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DO_NOT_TRACK": "1",
+        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    } | (env or {})  # fmt: skip
+    done = subprocess.run(args, cwd=cwd, env=full, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"{args} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def dvc_project(dest: Path, root: Path, train: list[str], test: list[str]) -> Path:
+    """A git + DVC repository like a fresh clone (code, dvc.yaml, prefect.yaml, suites), with
+    two raw slices as its data, fast params and its own empty DVC remote."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=root, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    skip = ("dvc-remote/", "data.dvc", "dvc.lock", "tests/", "bench/", "artifacts/", "reports/")
+    for name in listed:
+        if not name.startswith(skip) and (root / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, dest / name)
+    (dest / "dvc-remote").mkdir()
+    small_project_data(dest, train, test)
+    fast_params(dest)
+    run_tool(["git", "init", "-q", "-b", "main"], dest)
+    run_tool(["dvc", "add", "-q", "data"], dest)
+    run_tool(["dvc", "push", "-q", "data.dvc"], dest)
+    run_tool(["git", "add", "-A"], dest)
+    run_tool(["git", "commit", "-qm", "snapshot"], dest)
+    return dest
+
+
+def small_project_data(dest: Path, train: list[str], test: list[str]) -> None:
+    """Raw slices as the project's data files, and params pointing at them."""
+    (dest / "data").mkdir(parents=True, exist_ok=True)
+    (dest / "data" / "train.csv").write_text("\n".join(train) + "\n")
+    (dest / "data" / "test.csv").write_text("\n".join(test) + "\n")
+    params = load_params(dest / "params.yaml")
+    params["data"] |= {"train_file": "data/train.csv", "test_file": "data/test.csv"}
+    # Row-count and class-share bounds are for the whole 10% file, not a slice.
+    params["validate"]["suites"]["train"] = [
+        s for s in params["validate"]["suites"]["train"] if "training" not in s
+    ]
+    (dest / "params.yaml").write_text(yaml.safe_dump(params))

@@ -313,5 +313,121 @@ def download(
         console.print(f"[green]verified[/] {f}")
 
 
+@app.command()
+def promote(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) -> None:
+    """Challenger vs champion: judge the registered model on the holdout of corrected.gz and
+    promote it only if the rule in params allows (the training flow does this itself)."""
+    from iot_anomaly.stages import promote as stage
+
+    paths, settings = Paths(root), load_params(params)
+    try:
+        with _steps("promote") as step:
+            entry = stage.run(settings, paths, "manual", step)
+    except FileNotFoundError as err:
+        _fail(err)
+    colour = {"promoted": "green", "rejected": "red"}.get(entry["verdict"], "yellow")
+    console.print(f"[bold {colour}]{entry['verdict']}[/]: {entry['reason']}")
+    console.print(f"Decision log: {paths.root / settings['promotion']['decision_log']}")
+
+
+@app.command()
+def monitor(
+    batches: Annotated[int, typer.Option("--batches", "-n", help="Most batches to take.")] = 1,
+    params: ParamsOpt = Path("params.yaml"),
+    root: RootOpt = Path(),
+) -> None:
+    """Process inbox batches: validate, score with the champion, Evidently drift report and
+    the drift decision (the monitoring flow does the same and also starts retraining)."""
+    from iot_anomaly.stages import monitor as stage
+
+    paths, settings = Paths(root), load_params(params)
+    table = _table(
+        "Monitored batches",
+        ("batch", "status", "rows", "quarantined", "drifted features", "attack share", "drift"),
+    )
+    done = []
+    for _ in range(batches):
+        with _steps("monitor") as step:
+            outcome = stage.run(settings, paths, step)
+        if outcome is None:
+            break
+        done.append(outcome)
+        d = outcome.drift
+        table.add_row(
+            outcome.batch, outcome.status, f"{outcome.rows:,}", f"{outcome.quarantined:,}",
+            f"{d['drifted_columns']} of {d['columns']}" if d else "-",
+            f"{outcome.attack_share:.3f}" if outcome.attack_share is not None else "-",
+            ("[red]fired[/]" if outcome.fired else "[green]no[/]") if d else outcome.reason,
+        )  # fmt: skip
+    if not done:
+        console.print(f"Inbox {paths.root / settings['monitor']['inbox']} is empty.")
+        return
+    console.print(table)
+    for outcome in done:
+        if outcome.fired:
+            console.print(
+                f"[red]drift in {outcome.batch}:[/] {'; '.join(outcome.drift['reasons'])}; "
+                "retrain with the training flow (`python -m flows.training`)"
+            )
+    console.print(f"Drift reports: {paths.root / settings['monitor']['reports_dir']}")
+    console.print(f"Decision log: {paths.root / settings['promotion']['decision_log']}")
+
+
+@app.command()
+def replay(
+    every: Annotated[
+        float | None, typer.Option("--every", help="Seconds between batches (params).")
+    ] = None,
+    rows: Annotated[int | None, typer.Option("--rows", help="Rows per batch (params).")] = None,
+    count: Annotated[int | None, typer.Option("--batches", "-n", help="Stop after N.")] = None,
+    unseen_share: Annotated[
+        float | None,
+        typer.Option(help="Share of each batch from attack types absent from training."),
+    ] = None,
+    labels: Annotated[
+        bool, typer.Option(help="Keep the label column (analyst-confirmed traffic).")
+    ] = True,
+    params: ParamsOpt = Path("params.yaml"),
+    root: RootOpt = Path(),
+) -> None:
+    """Replay corrected.gz (outside the evaluation holdout) into the inbox, batch by batch."""
+    import time
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from iot_anomaly.monitoring.promotion import replay_rows
+    from iot_anomaly.monitoring.replay import cut_batches, write_batch
+
+    paths, settings = Paths(root), load_params(params)
+    cfg = settings["replay"]
+    clean = paths.clean("test")
+    if not clean.is_file():
+        _fail(FileNotFoundError(f"{clean}: run `dvc repro validate` first"))
+    source = replay_rows(settings, pd.read_parquet(clean))
+    size, pause = rows or int(cfg["rows"]), float(every if every is not None else cfg["every_s"])
+    total = -(-len(source) // size)
+    planned = min(total, count) if count else total
+    inbox = paths.root / settings["monitor"]["inbox"]
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    written = []
+    with Progress(
+        SpinnerColumn(), TextColumn("[bold]replay"), BarColumn(), TextColumn("{task.description}"),
+        TimeElapsedColumn(), console=console,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("", total=planned)
+        batches = cut_batches(source, size, int(cfg["seed"]), unseen_share)
+        for i, batch in enumerate(batches, 1):
+            if i > planned:
+                break
+            written.append(write_batch(batch, inbox, f"replay-{stamp}-{i:04d}", labels))
+            progress.update(
+                task, advance=1, description=f"{written[-1].name} ({len(batch):,} rows)"
+            )
+            if i < planned:
+                time.sleep(pause)
+    console.print(f"{len(written)} batch(es) of up to {size:,} rows written to {inbox}")
+
+
 if __name__ == "__main__":
     app()

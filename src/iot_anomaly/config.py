@@ -10,6 +10,7 @@ import yaml
 
 DEFAULT_PARAMS = Path("params.yaml")
 DATASETS = ("train", "test")  # the 10% file and corrected.gz, as named in params
+CONFIRMED = "confirmed"  # labelled monitoring batches that joined the training data
 
 
 def load_params(path: Path | str = DEFAULT_PARAMS) -> dict[str, Any]:

@@ -5,7 +5,12 @@ import pytest
 
 from iot_anomaly import schema
 from iot_anomaly.data.reader import parse_kdd
-from iot_anomaly.data.splits import build_protocols, drop_duplicates, stratify_key
+from iot_anomaly.data.splits import (
+    build_protocols,
+    drop_duplicates,
+    random_split,
+    stratify_key,
+)
 from tests.helpers import blank_row
 
 
@@ -20,11 +25,15 @@ def frames(tmp_path_factory, train_lines, test_lines) -> tuple[pd.DataFrame, pd.
 def test_stratify_key_pools_rare_labels() -> None:
     frame = pd.DataFrame(
         {
-            schema.LABEL: ["smurf"] * 4 + ["spy", "phf", "perl"],
-            schema.CATEGORY: ["dos"] * 4 + ["r2l", "r2l", "u2r"],
+            schema.LABEL: ["smurf"] * 4 + ["spy", "phf", "perl", "apache2"],
+            schema.CATEGORY: ["dos"] * 4 + ["r2l", "r2l", "u2r", "dos"],
         }
     )
-    assert stratify_key(frame).tolist() == ["smurf"] * 4 + ["cat:r2l", "cat:r2l", "pool"]
+    assert stratify_key(frame).tolist() == ["smurf"] * 4 + ["cat:r2l", "cat:r2l"] + ["pool"] * 2
+    # A pool of one could not be split: it joins the largest stratum instead.
+    one = frame.iloc[:7]
+    assert stratify_key(one).tolist() == ["smurf"] * 4 + ["cat:r2l", "cat:r2l", "smurf"]
+    random_split(one, 0.3, 0)  # splits without error
 
 
 def test_drop_duplicates_counts() -> None:

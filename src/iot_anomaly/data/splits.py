@@ -2,7 +2,10 @@
 
 - paper: stratified random split of the 10% file (the paper's Table 2 counts);
 - dedup: the same after dropping exact duplicate rows (70% of the 10% file repeats);
-- corrected: the whole 10% file for training, the official corrected.gz for testing.
+- corrected: the whole 10% file for training, the official corrected.gz for testing. Batches
+  that analysts confirmed (labelled monitoring batches, `data/confirmed/`) join its training
+  rows, and test rows identical to a confirmed row leave its test set, so no figure is
+  measured on rows a model learned from.
 
 Each protocol also yields `train_normal`, the normal rows of its training split, on which the
 semi-supervised autoencoder and GAN learn what normal traffic looks like.
@@ -49,7 +52,10 @@ def stratify_key(frame: pd.DataFrame, min_count: int = 2) -> pd.Series:
     rare = key.map(key.value_counts()) < min_count
     key = key.where(~rare, "cat:" + frame[schema.CATEGORY].astype(str))
     still_rare = key.map(key.value_counts()) < min_count
-    return key.where(~still_rare, "pool")
+    key = key.where(~still_rare, "pool")
+    if 0 < (key == "pool").sum() < min_count:  # a pool of one joins the largest stratum
+        key = key.where(key != "pool", key.value_counts().index[0])
+    return key
 
 
 def random_split(frame: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, ...]:
@@ -78,14 +84,40 @@ def drop_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     return unique, stats
 
 
+def row_keys(frame: pd.DataFrame) -> pd.Series:
+    """A hash per row over every column the raw files carry (features and, if present,
+    label): equal rows get equal keys whatever their index."""
+    columns = [c for c in schema.COLUMNS if c in frame.columns]
+    return pd.util.hash_pandas_object(frame[columns], index=False)
+
+
+def without_rows_of(frame: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    """`frame` minus every row identical to a row of `other`."""
+    if other.empty:
+        return frame
+    return frame[~row_keys(frame).isin(set(row_keys(other)))]
+
+
+def with_confirmed(train_file: pd.DataFrame, confirmed: pd.DataFrame) -> pd.DataFrame:
+    """The 10% file followed by the confirmed rows, indexed after its last line."""
+    if confirmed.empty:
+        return train_file
+    extra = confirmed[train_file.columns].copy()
+    start = int(train_file.index.max()) + 1 if len(train_file) else 1
+    extra.index = pd.RangeIndex(start, start + len(extra), name=train_file.index.name)
+    return pd.concat([train_file, extra])
+
+
 def build_protocols(
     names: list[str],
     train_file: pd.DataFrame,
     test_file: pd.DataFrame,
     test_size: float,
     seed: int,
+    confirmed: pd.DataFrame | None = None,
 ) -> tuple[dict[str, Split], dict[str, int] | None]:
-    """Build each named protocol from the parsed 10% file and corrected file.
+    """Build each named protocol from the parsed 10% file and corrected file (plus, for
+    `corrected`, the confirmed batches).
 
     Returns the splits and, when `dedup` is among them, its duplicate counts.
     """
@@ -100,8 +132,12 @@ def build_protocols(
         elif name == "dedup":
             unique, dedup_stats = drop_duplicates(train_file)
             splits[name] = Split(name, *random_split(unique, test_size, seed))
-        else:
+        elif confirmed is None or confirmed.empty:
             splits[name] = Split(name, train_file, test_file)
+        else:
+            splits[name] = Split(
+                name, with_confirmed(train_file, confirmed), without_rows_of(test_file, confirmed)
+            )
     return splits, dedup_stats
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from iot_anomaly.config import Paths
+from iot_anomaly.config import CONFIRMED, Paths
 from iot_anomaly.data import splits as sp
 from iot_anomaly.data.preprocess import EncodingSpec, fit_preprocessor, save_preprocessor
 from iot_anomaly.io import write_json, write_parquet
@@ -39,9 +39,16 @@ def run(
     specs = [EncodingSpec.from_params(name, p) for name, p in cfg["encodings"].items()]
     train_file = pd.read_parquet(paths.clean("train"))
     test_file = pd.read_parquet(paths.clean("test"))
+    confirmed_path = paths.clean(CONFIRMED)
+    confirmed = pd.read_parquet(confirmed_path) if confirmed_path.is_file() else None
     progress("building splits")
     built, dedup_stats = sp.build_protocols(
-        list(cfg["protocols"]), train_file, test_file, float(cfg["test_size"]), int(cfg["seed"])
+        list(cfg["protocols"]),
+        train_file,
+        test_file,
+        float(cfg["test_size"]),
+        int(cfg["seed"]),
+        confirmed,
     )
     summary: dict[str, Any] = {"protocols": {}}
     for name, split in built.items():
@@ -54,6 +61,8 @@ def run(
                 fit_preprocessor(split.train, spec), paths.preprocessor(name, spec.name)
             )
         summary["protocols"][name] = sp.describe(split)
+    if confirmed is not None:
+        summary["confirmed_rows"] = len(confirmed)
     if dedup_stats is not None:
         summary["dedup"] = dedup_stats
     if "paper" in built:

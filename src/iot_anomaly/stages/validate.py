@@ -1,5 +1,6 @@
-"""Stage `validate`: parse both raw files (bad lines to quarantine) and gate them with the
-expectation suites; on success write the clean rows for the stages after it."""
+"""Stage `validate`: parse both raw files and any confirmed batches (bad lines to
+quarantine) and gate them with the expectation suites; on success write the clean rows for
+the stages after it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from iot_anomaly.config import DATASETS, Paths
+import pandas as pd
+
+from iot_anomaly.config import CONFIRMED, DATASETS, Paths
 from iot_anomaly.data import validation
-from iot_anomaly.data.reader import parse_kdd, write_quarantine
+from iot_anomaly.data.reader import ParseResult, parse_kdd, write_quarantine
 from iot_anomaly.io import write_json, write_parquet, write_text
 
 
@@ -28,10 +31,20 @@ def run(
         for dataset in DATASETS
     }
     results, frames = [], {}
-    for dataset in DATASETS:
-        source = Path(params["data"][f"{dataset}_file"])
+    sources = {d: Path(params["data"][f"{d}_file"]) for d in DATASETS}
+    confirmed_dir = params["data"].get("confirmed_dir")
+    if confirmed_dir and confirmed_files(paths.root / confirmed_dir):
+        sources[CONFIRMED] = Path(confirmed_dir)
+        suites[CONFIRMED] = [
+            validation.load_suite(paths.root / p) for p in params["validate"]["suites"][CONFIRMED]
+        ]
+    for dataset, source in sources.items():
         progress(f"parsing {source}")
-        parsed = parse_kdd(paths.root / source)
+        parsed = (
+            parse_confirmed(paths.root / source)
+            if dataset == CONFIRMED
+            else parse_kdd(paths.root / source)
+        )
         write_quarantine(parsed, paths.quarantine(dataset))
         progress(f"validating {source} ({len(parsed.frame):,} rows)")
         results.append(
@@ -46,6 +59,32 @@ def run(
     write_json([r.to_dict() for r in results], paths.validation_dir / "results.json")
     write_json({r.name: r.summary() for r in results}, paths.validation_dir / "summary.json")
     validation.raise_on_critical(results, report)
+    paths.clean(CONFIRMED).unlink(missing_ok=True)  # none left when the folder was emptied
     for dataset, frame in frames.items():
         write_parquet(frame, paths.clean(dataset))
     return results
+
+
+def confirmed_files(folder: Path) -> list[Path]:
+    """The confirmed batch files (KDD format with labels), in name order."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def parse_confirmed(folder: Path) -> ParseResult:
+    """Parse every confirmed batch as one data set; each must carry the label column."""
+    parts = [parse_kdd(path) for path in confirmed_files(folder)]
+    for part in parts:
+        if not part.has_label:
+            raise ValueError(
+                f"{part.source}: a confirmed batch must carry the label column "
+                "(its rows join the training data)"
+            )
+    return ParseResult(
+        source=str(folder),
+        frame=pd.concat([p.frame for p in parts], ignore_index=True),
+        quarantine=pd.concat([p.quarantine for p in parts], ignore_index=True),
+        has_label=True,
+        lines_read=sum(p.lines_read for p in parts),
+    )

@@ -1,0 +1,122 @@
+"""Pure logic of monitoring and orchestration: promotion rule, holdout and replay, the drift
+decision, the decision log, pipeline waves against dvc.yaml, confirmed rows in splits."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from iot_anomaly import pipeline, schema
+from iot_anomaly.data.splits import build_protocols, row_keys
+from iot_anomaly.monitoring import decisions
+from iot_anomaly.monitoring.drift import DriftSummary, decide
+from iot_anomaly.monitoring.promotion import compare, holdout_mask, replay_rows
+from iot_anomaly.monitoring.replay import cut_batches
+from tests.helpers import blank_row
+
+RULES = {
+    "kdd_cost": {"better": "lower", "tolerance": 0.0},
+    "accuracy": {"better": "higher", "tolerance": 0.001},
+}
+
+
+def _frame(labels: list[str], **values: object) -> pd.DataFrame:
+    rows = [blank_row(**values) | {schema.LABEL: lab} for lab in labels]
+    frame = pd.DataFrame(rows)
+    frame[schema.CATEGORY] = frame[schema.LABEL].map(schema.LABEL_TO_CATEGORY)
+    return frame
+
+
+def test_promotion_rule_uses_direction_and_tolerance() -> None:
+    champion = {"kdd_cost": 0.25, "accuracy": 0.92}
+    ok, lines = compare(champion, {"kdd_cost": 0.20, "accuracy": 0.9195}, RULES)
+    assert ok and all(line.endswith("ok") for line in lines)
+    worse_cost, lines = compare(champion, {"kdd_cost": 0.2501, "accuracy": 0.95}, RULES)
+    assert not worse_cost and lines[0].endswith("worse")
+    worse_acc, _ = compare(champion, {"kdd_cost": 0.1, "accuracy": 0.918}, RULES)
+    assert not worse_acc
+
+
+def test_holdout_is_fixed_and_replay_never_sends_it(params: dict) -> None:
+    a, b = holdout_mask(10_000, 0.2, 42), holdout_mask(10_000, 0.2, 42)
+    assert np.array_equal(a, b) and 0.18 < a.mean() < 0.22
+    assert not np.array_equal(a, holdout_mask(10_000, 0.2, 7))
+    with pytest.raises(ValueError, match="holdout_fraction"):
+        holdout_mask(10, 1.5, 42)
+    frame = pd.DataFrame({"x": range(10_000)})
+    replayed = replay_rows(params, frame)
+    mask = holdout_mask(10_000, params["monitor"]["holdout_fraction"], params["monitor"]["seed"])
+    assert set(replayed["x"]).isdisjoint(set(frame["x"][mask]))
+    assert len(replayed) + mask.sum() == 10_000
+
+
+def test_cut_batches_covers_rows_once_and_mixes_unseen_attacks() -> None:
+    labels = ["normal"] * 600 + ["smurf"] * 200 + ["mailbomb"] * 200  # mailbomb is unseen
+    frame = _frame(labels)
+    batches = list(cut_batches(frame, 300, seed=1))
+    assert [len(b) for b in batches] == [300, 300, 300, 100]
+    assert sorted(np.concatenate([b.index for b in batches])) == list(frame.index)
+    first = next(cut_batches(frame, 100, seed=1, unseen_share=0.5))
+    assert (first[schema.LABEL] == "mailbomb").sum() == 50
+    with pytest.raises(ValueError):
+        next(cut_batches(frame, 0, seed=1))
+
+
+def _summary(share: float, accuracy: float | None = None) -> DriftSummary:
+    return DriftSummary(
+        drifted_columns=round(share * 40), columns=40, drifted_share=share, column_drift={},
+        drifted=[], prediction_drift=None, prediction_drifted=False, accuracy=accuracy,
+    )  # fmt: skip
+
+
+def test_drift_decision_fires_on_feature_share_or_quality_drop() -> None:
+    assert not decide(_summary(0.25), 0.25, 0.05, None).fired  # at the threshold: no
+    fired = decide(_summary(0.3), 0.25, 0.05, None)
+    assert fired.fired and "12 of 40 features drifted" in fired.reasons[0]
+    quality = decide(_summary(0.0, accuracy=0.90), 0.25, 0.05, reference_accuracy=0.999)
+    assert quality.fired and "accuracy 0.9000" in quality.reasons[0]
+    assert not decide(_summary(0.0, accuracy=0.97), 0.25, 0.05, 0.999).fired
+
+
+def test_decision_log_appends_and_renders(tmp_path: Path) -> None:
+    log = tmp_path / "reports" / "decisions.jsonl"
+    decisions.record(log, "drift", "no drift", "0 of 41 features drifted", batch="b1")
+    decisions.record(log, "promotion", "rejected", "kdd_cost: worse", challenger="abc")
+    entries = decisions.read(log)
+    assert [e["verdict"] for e in entries] == ["no drift", "rejected"]
+    html = log.with_suffix(".html").read_text()
+    assert "kdd_cost: worse" in html and html.index("rejected") < html.index("no drift")
+    assert "<script" not in html
+    with pytest.raises(ValueError, match="unknown decision kind"):
+        decisions.record(log, "coffee", "x", "y")
+
+
+def test_waves_are_exactly_the_stages_of_dvc_yaml(root: Path, params: dict) -> None:
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    expected = set()
+    for name, stage in stages.items():
+        if "matrix" in stage:
+            expected |= {f"{name}@{p}" for p in stage["matrix"]["protocol"]}
+        else:
+            expected.add(name)
+    waves = pipeline.waves(list(params["preprocess"]["protocols"]))
+    flat = [s for wave in waves for s in wave]
+    assert len(flat) == len(set(flat)) and set(flat) == expected
+    assert "reports/metrics.json" in pipeline.git_tracked_outputs(root)
+    with pytest.raises(ValueError, match="unknown stage"):
+        pipeline.run_stage("train_svm@paper", params, None)  # type: ignore[arg-type]
+
+
+def test_confirmed_rows_train_the_corrected_protocol_and_leave_its_test_set() -> None:
+    train = _frame(["normal"] * 6 + ["smurf"] * 4)
+    test = pd.concat([_frame(["mailbomb"] * 3, src_bytes=7), _frame(["normal"] * 2)])
+    test.index = pd.RangeIndex(100, 105)
+    confirmed = _frame(["mailbomb"], src_bytes=7)
+    splits, _ = build_protocols(["paper", "corrected"], train, test, 0.2, 0, confirmed)
+    corrected = splits["corrected"]
+    assert len(corrected.train) == 11 and corrected.train.index.is_unique
+    assert len(corrected.test) == 2  # the three rows identical to the confirmed one left
+    assert set(row_keys(corrected.test)).isdisjoint(set(row_keys(confirmed)))
+    assert len(splits["paper"].train) + len(splits["paper"].test) == 10  # untouched

@@ -1,0 +1,171 @@
+"""Monitoring and retraining on the small trained project: batches are scored and reported,
+a corrupt batch is rejected without stopping the next, a training run that fails half-way
+leaves the champion untouched, and the Dask task runner runs a wave."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from iot_anomaly import champion, pipeline
+from iot_anomaly.config import Paths
+from iot_anomaly.data.reader import to_kdd_lines
+from iot_anomaly.monitoring import decisions
+from iot_anomaly.monitoring.replay import write_batch
+from iot_anomaly.monitoring.store import ensure_champion, store_from_params
+from iot_anomaly.stages import monitor, promote
+
+pytestmark = pytest.mark.slow
+
+
+def _digest(folder: Path) -> str:
+    digest = hashlib.md5()
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def monitored(trained, tmp_path_factory) -> tuple[dict, Paths]:
+    """A copy of the trained project with its model registered and adopted as champion."""
+    params, source = trained
+    root = tmp_path_factory.mktemp("monitored") / "project"
+    shutil.copytree(source.root, root)
+    paths = Paths(root)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    champion.register(params, paths)
+    ensure_champion(params, paths)
+    return params, paths
+
+
+def _inbox(params: dict, paths: Paths) -> Path:
+    return paths.root / params["monitor"]["inbox"]
+
+
+def test_a_batch_is_validated_scored_and_reported(monitored, train_frame) -> None:
+    params, paths = monitored
+    batch = train_frame.sample(1500, random_state=11)
+    lines = to_kdd_lines(batch)
+    lines[10] = lines[10].replace(",tcp,", ",tcpx,", 1)  # a bad protocol_type
+    lines[20] = ",".join(lines[20].split(",")[:-3])  # too few fields
+    (_inbox(params, paths)).mkdir(parents=True, exist_ok=True)
+    (_inbox(params, paths) / "a-like-training.csv").write_text("\n".join(lines) + "\n")
+
+    outcome = monitor.run(params, paths)
+    assert outcome is not None and outcome.status == "scored", outcome.reason
+    assert (outcome.rows, outcome.quarantined) == (1498, 2)
+    folder = monitor.batches_dir(params, paths) / "a-like-training"
+    quarantine = pd.read_csv(folder / "quarantine.csv")
+    assert list(quarantine["line"]) == [11, 21]
+    assert quarantine["field"].tolist()[0] == "protocol_type"
+    predictions = pd.read_csv(folder / "predictions.csv")
+    assert len(predictions) == 1498 and {"category", "attack", "decided_by"} <= set(predictions)
+    assert not outcome.fired, outcome.drift["reasons"]
+    assert outcome.drift["accuracy"] > 0.9
+    report = Path(outcome.report)
+    assert report.is_file() and report.with_suffix(".json").is_file()
+    workspace = paths.root / params["monitor"]["workspace"]
+    assert any(workspace.rglob("*.json")), "the run was not added to the Evidently workspace"
+    last = decisions.read(paths.root / params["promotion"]["decision_log"])[-1]
+    assert (last["kind"], last["verdict"], last["batch"]) == (
+        "drift",
+        "no drift",
+        "a-like-training",
+    )
+    assert monitor.pending_confirmed(params, paths) == ["a-like-training"]
+
+
+def test_a_corrupt_batch_is_rejected_and_the_next_one_proceeds(monitored, test_frame) -> None:
+    params, paths = monitored
+    store = store_from_params(params, paths)
+    version, before = store.current(), _digest(store.version_root(store.current()))
+    (_inbox(params, paths) / "b1-corrupt.csv").write_bytes(b"\x00\x01 not a kdd file\n" * 50)
+    write_batch(test_frame.sample(800, random_state=2), _inbox(params, paths), "b2-next", False)
+
+    rejected = monitor.run(params, paths)
+    assert rejected is not None and rejected.status == "rejected"
+    assert "b1-corrupt" in rejected.reason
+    assert monitor.read_status(monitor.batches_dir(params, paths) / "b1-corrupt")["status"] == (
+        "rejected"
+    )
+    following = monitor.run(params, paths)
+    assert following is not None and following.status == "scored" and not following.labelled
+    assert following.drift["accuracy"] is None
+    assert store.current() == version and _digest(store.version_root(version)) == before
+    assert monitor.run(params, paths) is None  # inbox empty
+
+
+def test_failed_training_leaves_the_champion_and_the_next_run_promotes_or_keeps(
+    monitored, monkeypatch, tmp_path
+) -> None:
+    params, paths = monitored
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.training import training_flow
+
+    params["orchestration"] |= {"task_runner": "thread", "retries": 0}
+    params["train_rf"]["forest"]["n_estimators"] = 20  # a different challenger
+    (paths.root / "params.yaml").write_text(yaml.safe_dump(params))
+    store = store_from_params(params, paths)
+    version = store.current()
+    before = _digest(store.version_root(version))
+    log = paths.root / params["promotion"]["decision_log"]
+    real = pipeline.run_stage
+
+    def killed(name: str, p: dict, where: Paths) -> dict:
+        if name == "ensemble@corrected":
+            raise RuntimeError("training process killed")
+        return real(name, p, where)
+
+    with prefect_test_harness(server_startup_timeout=90):
+        monkeypatch.setattr(pipeline, "run_stage", killed)
+        with pytest.raises(RuntimeError, match="killed"):
+            training_flow(root=str(paths.root), record_in_dvc=False, reason="test")
+        assert store.current() == version and _digest(store.version_root(version)) == before
+        failed = decisions.read(log)[-1]
+        assert (failed["kind"], failed["verdict"]) == ("training", "failed")
+
+        monkeypatch.setattr(pipeline, "run_stage", real)
+        result = training_flow(root=str(paths.root), record_in_dvc=False, reason="retry")
+    decision = result["decision"]
+    assert decision["kind"] == "promotion" and decision["verdict"] in ("promoted", "rejected")
+    assert decision["champion"] == version and decision["challenger"] != version
+    assert store.current() == decision["now_serving"]
+    assert decision["evaluation_rows"] > 0
+    assert set(decision["champion_figures"]) == {"accuracy", "binary_f1", "macro_f1", "kdd_cost"}
+
+
+def test_promote_without_a_new_model_changes_nothing(monitored) -> None:
+    params, paths = monitored
+    champion.register(params, paths)
+    store = store_from_params(params, paths)
+    entry = promote.run(params, paths, "manual")
+    assert entry["verdict"] in ("unchanged", "promoted", "rejected")
+    assert store.current() is not None
+
+
+def test_the_dask_task_runner_runs_a_wave(monitored, monkeypatch, tmp_path) -> None:
+    params, paths = monitored
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.common import task_runner
+    from flows.training import run_wave
+
+    params["orchestration"]["task_runner"] = "dask"
+    runner = task_runner(params)
+    assert type(runner).__name__ == "DaskTaskRunner"
+    with prefect_test_harness(server_startup_timeout=90):
+        results = run_wave.with_options(task_runner=runner)(
+            ["train_knn@paper", "train_rf@paper"], "params.yaml", str(paths.root)
+        )
+    assert set(results) == {"train_knn@paper", "train_rf@paper"}
+    assert (paths.model_dir("paper", "rf") / "model.joblib").is_file()
