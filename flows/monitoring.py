@@ -10,6 +10,7 @@ runs one at a time. Run it from the project root: `python -m flows.monitoring`, 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from prefect import flow, task
@@ -68,7 +69,7 @@ def monitoring_flow(
             continue
         summary = outcome["drift"]
         create_markdown_artifact(
-            key=f"drift-{outcome['batch']}".lower().replace("_", "-"),
+            key=re.sub(r"[^a-z0-9-]+", "-", f"drift-{outcome['batch']}".lower()),
             markdown=(
                 f"## Batch {outcome['batch']}: {'DRIFT' if summary['fired'] else 'no drift'}\n\n"
                 f"- rows {outcome['rows']:,}, quarantined {outcome['quarantined']:,}\n"
