@@ -16,11 +16,15 @@ mkdir -p "$RUN"
 
 alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
-stop() {  # SIGTERM, then wait for the process to go
+stop() {  # SIGTERM to the process group (the worker's flow runs too); force after 2 minutes
   if alive "$1"; then
     local pid; pid=$(cat "$RUN/$1.pid")
-    kill -TERM "$pid"
-    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
+    for _ in $(seq 240); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "$1 (pid $pid) did not stop on SIGTERM; killing it" >&2
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
+    fi
     echo "stopped $1 (pid $pid)"
   fi
   rm -f "$RUN/$1.pid"
@@ -28,6 +32,9 @@ stop() {  # SIGTERM, then wait for the process to go
 
 case "${1:-}" in
   up)
+    # Job control: each background process leads its own process group, and SIGINT is not
+    # ignored in it (Prefect turns SIGTERM into SIGINT to shut down).
+    set -m
     if ! alive server; then
       prefect server start --host 127.0.0.1 --port "$PORT" >"$RUN/server.log" 2>&1 &
       echo $! >"$RUN/server.pid"
