@@ -129,9 +129,10 @@ class Scored:
     def __len__(self) -> int:
         return len(self.codes)
 
-    def frame(self) -> pd.DataFrame:
-        """One row per input row, indexed like the input frame."""
-        return self.distinct.iloc[self.codes].set_index(self.index)
+    def frame(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """One row per input row (all columns, or those named), indexed like the input."""
+        table = self.distinct if columns is None else self.distinct[columns]
+        return table.iloc[self.codes].set_index(self.index)
 
     def csv_text(self) -> str:
         """`self.frame().to_csv(index_label="line")`, but each distinct row is formatted

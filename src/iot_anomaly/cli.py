@@ -260,7 +260,7 @@ def predict(
     if parsed.n_quarantined:
         console.print(f"[yellow]{parsed.n_quarantined:,} lines quarantined:[/] {quarantine}")
     if parsed.has_label and n:
-        m = labelled_metrics(parsed.frame, scored.frame())
+        m = labelled_metrics(parsed.frame, scored.frame(["category", "attack"]))
         console.print(
             f"accuracy {m['binary']['accuracy']:.4%}, precision {m['binary']['precision']:.4f}, "
             f"recall {m['binary']['recall']:.4f}, F1 {m['binary']['f1']:.4f} (attack positive); "

@@ -147,7 +147,11 @@ def parse_kdd(path: Path | str) -> ParseResult:
 
     # Work on the distinct texts of the data lines: `used` are their keys, `row_key` says
     # which of them each data line has.
-    used, row_key = np.unique(keys[numbers - 1], return_inverse=True)
+    data_keys = keys[numbers - 1]
+    present = np.zeros(len(texts), dtype=bool)
+    present[data_keys] = True
+    used = np.flatnonzero(present)
+    row_key = (np.cumsum(present) - 1)[data_keys]
     found_fields = np.fromiter(
         (texts[k].count(",") + 1 for k in used), dtype=np.int64, count=len(used)
     )
