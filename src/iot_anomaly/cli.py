@@ -240,8 +240,8 @@ def predict(
             # saves its passes over millions of objects, at exit most of all.
             gc.freeze()
             try:
-                parsed = parsing.result()
                 champion = Champion.load(paths, settings, networks)
+                parsed = parsing.result()
             except (FileNotFoundError, KddFormatError) as err:
                 _fail(err)
         scored = champion.score(parsed.frame)
