@@ -205,6 +205,7 @@ def register(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) ->
 def predict(
     input: Annotated[Path, typer.Option("--input", "-i", help="KDD-format traffic file.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV of predictions.")],
+    params: ParamsOpt = Path("params.yaml"),
     root: RootOpt = Path(),
 ) -> None:
     """Score a traffic file with the champion; the label column is optional.
@@ -213,33 +214,53 @@ def predict(
     score, and which ensemble layer decided. Bad lines go to <output>.quarantine.csv. When
     the file carries labels, the metrics are printed too.
     """
+    import gc
     import time
+    from concurrent.futures import ThreadPoolExecutor
 
-    from iot_anomaly.champion import Champion, labelled_metrics
-    from iot_anomaly.data.reader import KddFormatError, parse_kdd, write_quarantine
-    from iot_anomaly.io import atomic_write
+    from iot_anomaly.models.runner import PredictSettings, start_networks
 
     paths = Paths(root)
     started = time.perf_counter()
     try:
-        parsed = parse_kdd(input)
-        champion = Champion.load(paths)
-    except (FileNotFoundError, KddFormatError) as err:
+        settings = PredictSettings.from_params(load_params(params))
+        # First thing: the networks' helper process imports PyTorch while we parse.
+        networks = start_networks(paths, settings)
+    except (FileNotFoundError, ValueError) as err:
         _fail(err)
-    predictions = champion.predict(parsed.frame)
-    atomic_write(output, lambda tmp: predictions.to_csv(tmp, index_label="line"))
+    try:
+        from iot_anomaly.data.reader import KddFormatError, parse_kdd, write_quarantine
+
+        with ThreadPoolExecutor(max_workers=1) as reading:
+            # Parsing (gzip, pandas' tokenizer) partly runs while scikit-learn imports.
+            parsing = reading.submit(parse_kdd, input)
+            from iot_anomaly.champion import Champion, labelled_metrics
+
+            # Everything imported so far lives until exit: keep the collector off it, which
+            # saves its passes over millions of objects, at exit most of all.
+            gc.freeze()
+            try:
+                champion = Champion.load(paths, settings, networks)
+                parsed = parsing.result()
+            except (FileNotFoundError, KddFormatError) as err:
+                _fail(err)
+        scored = champion.score(parsed.frame)
+    finally:
+        networks.close()
+    scored.write_csv(output)
     quarantine = output.with_name(output.stem + ".quarantine.csv")
     write_quarantine(parsed, quarantine)
     seconds = time.perf_counter() - started
-    n = len(predictions)
+    n = len(scored)
+    attacks = int(scored.distinct["attack"].to_numpy()[scored.codes].sum())
     console.print(
         f"Scored {n:,} rows in {seconds:.1f} s ({n / max(seconds, 1e-9):,.0f} rows/s) with "
-        f"champion {champion.record['version']}: {int(predictions['attack'].sum()):,} attacks"
+        f"champion {champion.record['version']}: {attacks:,} attacks"
     )
     if parsed.n_quarantined:
         console.print(f"[yellow]{parsed.n_quarantined:,} lines quarantined:[/] {quarantine}")
     if parsed.has_label and n:
-        m = labelled_metrics(parsed.frame, predictions)
+        m = labelled_metrics(parsed.frame, scored.frame(["category", "attack"]))
         console.print(
             f"accuracy {m['binary']['accuracy']:.4%}, precision {m['binary']['precision']:.4f}, "
             f"recall {m['binary']['recall']:.4f}, F1 {m['binary']['f1']:.4f} (attack positive); "

@@ -121,3 +121,33 @@ def test_whole_file_problems_are_errors(tmp_path: Path) -> None:
     junk.write_text("a,b,c\n1,2\n")
     with pytest.raises(KddFormatError, match="41 or 42 fields"):
         parse_kdd(junk)
+
+
+def test_repeated_lines_keep_their_own_line_numbers(tmp_path: Path, train_lines: list[str]) -> None:
+    """Each distinct line is parsed once; every copy still gets its own row or its own
+    quarantine entry, blank lines and a repeated header included."""
+    good, bad = train_lines[0], _break(train_lines[1], _col("count"), "-3")
+    lines = [HEADER, good, bad, "", good, bad, HEADER, "  ", train_lines[2], good]
+    path = tmp_path / "repeats.csv"
+    path.write_text("\n".join(lines) + "\n")
+
+    result = parse_kdd(path)
+
+    assert result.frame.index.tolist() == [2, 5, 9, 10]
+    assert result.frame.loc[2].equals(result.frame.loc[5])
+    assert result.frame.loc[10].equals(result.frame.loc[2])
+    assert result.quarantine["line"].tolist() == [3, 6, 7]
+    assert result.quarantine["raw"].tolist() == [bad, bad, HEADER[:500]]  # raw is cut at 500
+    reasons = result.quarantine["reason"].tolist()
+    assert reasons[0] == reasons[1] == "negative count: '-3'"
+    assert "text in numeric field" in reasons[2]
+    assert result.lines_read == 7  # non-blank lines after the header
+    expected = parse_kdd(_write(tmp_path / "once.csv", [train_lines[0], train_lines[2]])).frame
+    pd.testing.assert_frame_equal(
+        result.frame.loc[[2, 9]].reset_index(drop=True), expected.reset_index(drop=True)
+    )
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path

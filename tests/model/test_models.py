@@ -12,6 +12,7 @@ from iot_anomaly.models.cnn_lstm import CnnLstm
 from iot_anomaly.models.ensemble import combine, conflict_mask, conflicts_usable
 from iot_anomaly.models.knn import KnnClassifier
 from iot_anomaly.models.lightning import load_module
+from iot_anomaly.models.networks import load_network, run_batched
 from iot_anomaly.stages.train import SCORERS, protocol_frames
 
 PROTOCOL = "paper"
@@ -82,6 +83,23 @@ def test_reloaded_networks_predict_identically(trained) -> None:
     knn = KnnClassifier.load(paths.model_dir(PROTOCOL, "knn") / "model")
     saved = pd.read_parquet(paths.predictions(PROTOCOL, "knn"))["category"].to_numpy()
     np.testing.assert_array_equal(knn.predict(X), saved)
+
+
+def test_plain_networks_match_the_lightning_modules(trained) -> None:
+    """Prediction loads the saved weights into plain torch modules (no Lightning import):
+    the same numbers as the Lightning modules, whatever the batch size."""
+    params, paths = trained
+    test = protocol_frames(params, paths, PROTOCOL).test
+    for name, cls in [*SCORERS.items(), ("cnn_lstm", CnnLstm)]:
+        pre = load_preprocessor(paths.preprocessor(PROTOCOL, params[f"train_{name}"]["encoding"]))
+        X = transform(pre, test)
+        path = paths.model_dir(PROTOCOL, name) / "model.pt"
+        lightning = load_module(cls, path)
+        expected = lightning.predict_proba(X) if name == "cnn_lstm" else lightning.score(X)
+        plain = load_network(name, path)
+        assert "lightning" not in type(plain).__module__
+        for batch_size in (64, 1024):
+            np.testing.assert_array_equal(run_batched(plain, X, batch_size), expected)
 
 
 def test_knn_exact_and_hnsw_find_the_same_duplicates() -> None:

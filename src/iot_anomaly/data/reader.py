@@ -126,33 +126,49 @@ def _problems(frame: pd.DataFrame, has_label: bool) -> tuple[pd.DataFrame, list[
 
 
 def parse_kdd(path: Path | str) -> ParseResult:
-    """Parse one KDD-format file; see the module docstring for what is accepted."""
+    """Parse one KDD-format file; see the module docstring for what is accepted.
+
+    Traffic repeats itself (three quarters of corrected.gz's lines occur more than once), so
+    each distinct line is parsed and checked once and its result repeated for every line
+    that has the same text.
+    """
     path = Path(path)
-    numbered = [(i, line) for i, line in enumerate(read_text(path).splitlines(), 1) if line.strip()]
-    has_header, has_label = _detect_layout(path, numbered)
+    lines = read_text(path).splitlines()
+    keys, texts = pd.factorize(np.asarray(lines, dtype=object))
+    texts = texts.tolist()
+    blank = np.fromiter((not text.strip() for text in texts), dtype=bool, count=len(texts))
+    numbers = np.flatnonzero(~blank[keys]) + 1  # 1-based numbers of the non-blank lines
+    head = [(int(n), lines[n - 1]) for n in numbers[:_SNIFF_LINES]]
+    has_header, has_label = _detect_layout(path, head)
     if has_header:
-        numbered = numbered[1:]
+        numbers = numbers[1:]
     names = schema.COLUMNS if has_label else schema.FEATURES
     n_fields = len(names)
 
-    good: list[tuple[int, str]] = []
-    bad_rows: list[dict[str, object]] = []
-    for number, text in numbered:
-        found = text.count(",") + 1
-        if found == n_fields:
-            good.append((number, text))
-        else:
-            bad_rows.append(
-                {
-                    "line": number,
-                    "field": "",
-                    "reason": f"expected {n_fields} fields, found {found}",
-                }
-            )
+    # Work on the distinct texts of the data lines: `used` are their keys, `row_key` says
+    # which of them each data line has.
+    data_keys = keys[numbers - 1]
+    present = np.zeros(len(texts), dtype=bool)
+    present[data_keys] = True
+    used = np.flatnonzero(present)
+    row_key = (np.cumsum(present) - 1)[data_keys]
+    found_fields = np.fromiter(
+        (texts[k].count(",") + 1 for k in used), dtype=np.int64, count=len(used)
+    )
+    good = np.flatnonzero(found_fields == n_fields)
+    wrong = np.flatnonzero(found_fields != n_fields)
+    bad_rows = pd.DataFrame(
+        {
+            "line": wrong,
+            "field": "",
+            "reason": [f"expected {n_fields} fields, found {n}" for n in found_fields[wrong]],
+        },
+        columns=["line", "field", "reason"],
+    )
 
-    if good:
+    if len(good):
         strings = pd.read_csv(
-            io.StringIO("\n".join(text for _, text in good)),
+            io.StringIO("\n".join(texts[k] for k in used[good])),
             header=None,
             names=list(names),
             # Numeric columns are left to the C parser: a column with any text in it comes
@@ -161,37 +177,51 @@ def parse_kdd(path: Path | str) -> ParseResult:
             na_filter=False,
             quoting=csv.QUOTE_NONE,
             engine="c",
+            low_memory=False,  # one type per column for the whole file
         )
     else:
         strings = pd.DataFrame({name: pd.Series(dtype=str) for name in names})
-    strings.index = pd.Index([n for n, _ in good], name="line")
+    strings.index = pd.Index(good)  # positions in `used`
     typed, found = _problems(strings, has_label)
 
-    problems = pd.concat(
-        [pd.DataFrame(bad_rows, columns=["line", "field", "reason"]), *found], ignore_index=True
-    )
-    bad_lines = pd.Index(problems["line"].unique())
-    typed = typed.drop(index=bad_lines, errors="ignore")
+    problems = pd.concat([bad_rows, *found], ignore_index=True)
+    typed = typed.drop(index=pd.Index(problems["line"].unique()), errors="ignore")
     for col in schema.COUNTS + schema.BINARY:
         typed[col] = typed[col].astype("int64")
     if has_label:
         typed[schema.CATEGORY] = typed[schema.LABEL].map(schema.LABEL_TO_CATEGORY)
-
-    quarantine = (
+    by_text = (
         problems.groupby("line", sort=True)
         .agg(field=("field", "first"), reason=("reason", "; ".join))
-        .reset_index()
+        .reindex(np.arange(len(used)))
     )
-    quarantine.insert(0, "file", str(path))
-    wanted = set(quarantine["line"])
-    raw_by_line = {n: text[:_RAW_PREVIEW] for n, text in numbered if n in wanted}
-    quarantine["raw"] = quarantine["line"].map(raw_by_line)
+
+    # Back from distinct texts to lines.
+    position = np.full(len(used), -1)
+    position[typed.index.to_numpy()] = np.arange(len(typed))
+    row_position = position[row_key]
+    kept = row_position >= 0
+    frame = typed.take(row_position[kept])
+    frame.index = pd.Index(numbers[kept], name="line")
+
+    bad = ~kept
+    reasons = by_text.iloc[row_key[bad]]
+    quarantine = pd.DataFrame(
+        {
+            "file": str(path),
+            "line": numbers[bad],
+            "field": reasons["field"].to_numpy(),
+            "reason": reasons["reason"].to_numpy(),
+            "raw": [lines[n - 1][:_RAW_PREVIEW] for n in numbers[bad]],
+        },
+        columns=list(QUARANTINE_COLUMNS),
+    )
     return ParseResult(
         source=str(path),
-        frame=typed,
-        quarantine=quarantine[list(QUARANTINE_COLUMNS)],
+        frame=frame,
+        quarantine=quarantine,
         has_label=has_label,
-        lines_read=len(numbered),
+        lines_read=len(numbers),
     )
 
 

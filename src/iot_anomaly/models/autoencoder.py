@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from iot_anomaly.models.lightning import AnomalyScorer, mlp
+from iot_anomaly.models.lightning import AnomalyScorer
+from iot_anomaly.models.networks import mlp, reconstruction_error
 
 
 class Autoencoder(AnomalyScorer):
@@ -32,7 +33,7 @@ class Autoencoder(AnomalyScorer):
 
     def anomaly_score(self, x: torch.Tensor) -> torch.Tensor:
         """Per-row mean squared reconstruction error."""
-        return ((self(x) - x) ** 2).mean(dim=1)
+        return reconstruction_error(self(x), x)
 
     def training_step(self, batch: tuple[torch.Tensor, ...], _: int) -> torch.Tensor:
         x, _, weight = batch

@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from iot_anomaly import schema
 from iot_anomaly.models.lightning import batched
+from iot_anomaly.models.networks import cnn_lstm_layers, cnn_lstm_logits
 
 OPTIMIZERS = ("sgd", "adam")
 
@@ -35,26 +35,15 @@ class CnnLstm(pl.LightningModule):
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}")
         self.save_hyperparameters()
-        convs: list[nn.Module] = []
-        n_in = 1
-        for n_out in channels:
-            convs += [
-                nn.Conv1d(n_in, n_out, kernel_size, padding=kernel_size // 2),
-                nn.ReLU(),
-                nn.MaxPool1d(2),
-            ]
-            n_in = n_out
-        self.conv = nn.Sequential(*convs)
-        self.lstm = nn.LSTM(n_in, lstm_hidden, batch_first=True)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(lstm_hidden, n_classes))
+        self.conv, self.lstm, self.head = cnn_lstm_layers(
+            n_classes, channels, kernel_size, lstm_hidden, dropout
+        )
         self._val_correct = 0
         self._val_total = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits for a batch of encoded rows (batch, n_features)."""
-        seq = self.conv(x.unsqueeze(1)).transpose(1, 2)  # (batch, steps, channels)
-        _, (hidden, _) = self.lstm(seq)
-        return self.head(hidden[-1])
+        return cnn_lstm_logits(self.conv, self.lstm, self.head, x)
 
     def training_step(self, batch: tuple[torch.Tensor, ...], _: int) -> torch.Tensor:
         x, y, weight = batch

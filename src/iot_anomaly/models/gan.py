@@ -14,37 +14,12 @@ own settings are the `paper` profile in params.yaml.
 from __future__ import annotations
 
 import torch
-from torch import nn
 from torch.nn import functional as F
-from torch.nn.utils.parametrizations import spectral_norm
 
-from iot_anomaly.models.lightning import AnomalyScorer, mlp
+from iot_anomaly.models.lightning import AnomalyScorer
+from iot_anomaly.models.networks import bigan_layers, bigan_score
 
 SCORE_LOSSES = ("cross_entropy", "feature_matching")
-
-
-class Discriminator(nn.Module):
-    """D(x, z): an MLP over the concatenated pair; returns (logit, last hidden features)."""
-
-    def __init__(
-        self,
-        n_features: int,
-        latent_dim: int,
-        hidden: list[int],
-        dropout: float,
-        spectral: bool = False,
-    ):
-        super().__init__()
-        self.body = mlp([n_features + latent_dim, *hidden], ["relu"] * len(hidden), dropout)
-        self.head = nn.Linear(hidden[-1], 1)
-        if spectral:  # bounds D's Lipschitz constant: the usual cure for a runaway D
-            for module in [*self.body, self.head]:
-                if isinstance(module, nn.Linear):
-                    spectral_norm(module)
-
-    def forward(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.body(torch.cat([x, z], dim=1))
-        return self.head(features).squeeze(1), features
 
 
 class BiGAN(AnomalyScorer):
@@ -69,16 +44,10 @@ class BiGAN(AnomalyScorer):
             raise ValueError(f"score_loss must be one of {SCORE_LOSSES}")
         self.save_hyperparameters()
         self.automatic_optimization = False
-        gen, enc = list(gen_hidden), list(enc_hidden)
-        self.generator = mlp([latent_dim, *gen, n_features], [gen_activation] * len(gen))
-        self.encoder = mlp([n_features, *enc, latent_dim], ["leaky_relu"] * len(enc))
-        self.discriminator = Discriminator(
-            n_features, latent_dim, list(disc_hidden), disc_dropout, spectral_norm
-        )
-
-    def reconstruct(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z = self.encoder(x)
-        return self.generator(z), z
+        self.generator, self.encoder, self.discriminator = bigan_layers(
+            n_features, latent_dim, gen_hidden, gen_activation, enc_hidden, disc_hidden,
+            disc_dropout, spectral_norm,
+        )  # fmt: skip
 
     def training_step(self, batch: tuple[torch.Tensor, ...], _: int) -> None:
         x, _, weight = batch
@@ -121,18 +90,10 @@ class BiGAN(AnomalyScorer):
 
     def anomaly_score(self, x: torch.Tensor) -> torch.Tensor:
         """alpha * reconstruction loss + (1 - alpha) * discriminator loss, per row."""
-        x_hat, z = self.reconstruct(x)
-        recon = (x - x_hat).abs().mean(dim=1)
-        logit, features = self.discriminator(x, z)
-        if self.hparams.score_loss == "cross_entropy":
-            disc = F.binary_cross_entropy_with_logits(
-                logit, torch.ones_like(logit), reduction="none"
-            )
-        else:
-            _, features_hat = self.discriminator(x_hat, z)
-            disc = (features - features_hat).abs().mean(dim=1)
-        alpha = self.hparams.score_weight
-        return alpha * recon + (1 - alpha) * disc
+        hp = self.hparams
+        return bigan_score(
+            self.encoder, self.generator, self.discriminator, x, hp.score_loss, hp.score_weight
+        )
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         ge = list(self.encoder.parameters()) + list(self.generator.parameters())

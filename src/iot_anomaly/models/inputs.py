@@ -45,6 +45,15 @@ def collapse_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     return first, counts.to_numpy(dtype=np.float64)
 
 
+def unique_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the first row of each distinct feature vector, and per row the number
+    of its vector: models score each distinct vector once (traffic repeats itself a lot)."""
+    keys = pd.util.hash_pandas_object(frame[list(schema.FEATURES)], index=False)
+    codes, _ = pd.factorize(keys)
+    first = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
+    return first, codes
+
+
 def weights_from_counts(counts: np.ndarray, weighting: str) -> np.ndarray:
     """Turn duplicate counts into sample weights, normalised to mean 1."""
     if weighting not in WEIGHTINGS:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import warnings
 from collections.abc import Callable
@@ -15,33 +14,12 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 from sklearn.metrics import roc_auc_score
-from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 for _name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
-
-
-_ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "tanh": nn.Tanh,
-    "relu": nn.ReLU,
-    "leaky_relu": nn.LeakyReLU,
-}
-
-
-def mlp(sizes: list[int], activations: list[str], dropout: float = 0.0) -> nn.Sequential:
-    """Linear layers between consecutive sizes; layer i gets activations[i] (if any), then
-    dropout. Layers past the end of `activations` stay linear."""
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(activations):
-            layers.append(_ACTIVATIONS[activations[i]]())
-            if dropout:
-                layers.append(nn.Dropout(dropout))
-    return nn.Sequential(*layers)
 
 
 class AnomalyScorer(pl.LightningModule):

@@ -25,7 +25,7 @@ from iot_anomaly.models.autoencoder import Autoencoder, weighted_percentile
 from iot_anomaly.models.cnn_lstm import CnnLstm
 from iot_anomaly.models.forest import fit_forest, full_proba
 from iot_anomaly.models.gan import BiGAN
-from iot_anomaly.models.inputs import balance_classes, fit_val_split, model_data
+from iot_anomaly.models.inputs import balance_classes, fit_val_split, model_data, unique_rows
 from iot_anomaly.models.knn import KnnClassifier
 from iot_anomaly.models.lightning import ArrayDataModule, fit, load_module, save_module
 
@@ -47,15 +47,6 @@ def protocol_frames(params: dict[str, Any], paths: Paths, protocol: str) -> Prot
     cfg = params["models"]
     fit_part, val_part = fit_val_split(train, float(cfg["val_fraction"]), int(cfg["seed"]))
     return ProtocolFrames(fit_part, val_part, test)
-
-
-def unique_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the first row of each distinct feature vector, and per row the number
-    of its vector: models score each distinct vector once (traffic repeats itself a lot)."""
-    keys = pd.util.hash_pandas_object(frame[list(schema.FEATURES)], index=False)
-    codes, _ = pd.factorize(keys)
-    first = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
-    return first, codes
 
 
 def _meta(paths: Paths, protocol: str, name: str, **fields: Any) -> dict[str, Any]:

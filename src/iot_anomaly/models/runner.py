@@ -1,0 +1,182 @@
+"""Where the champion's networks (CNN+LSTM, autoencoder, GAN) run when `predict` scores.
+
+Importing PyTorch takes over a second. `predict` therefore forks a helper process first
+thing: the helper imports PyTorch and loads the networks while the parent imports pandas and
+scikit-learn and parses the input; then the helper runs the networks while the parent runs
+the KNN search. With `predict.workers: 1` the networks run in this process instead. Either
+way each network sees the same rows and gives the same numbers.
+
+This module imports only the standard library and numpy, so that the helper can start
+before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import sys
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from iot_anomaly.config import Paths
+
+NETWORKS = ("cnn_lstm", "ae", "gan")  # the CNN+LSTM votes; the AE and GAN score
+SCORERS = ("ae", "gan")
+
+
+@dataclass(frozen=True)
+class PredictSettings:
+    """How `predict` spreads its work (params.yaml `predict`); never what it predicts."""
+
+    workers: int = 2  # threads (and the helper process) that run models side by side
+    threads: int = 1  # threads each model uses (torch intra-op, faiss OpenMP)
+    batch_size: int = 1024  # rows per network forward pass
+    knn_chunk: int = 4096  # queries per KNN task
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any] | None) -> PredictSettings:
+        cfg = (params or {}).get("predict") or {}
+        unknown = set(cfg) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"params predict: unknown settings {sorted(unknown)}")
+        settings = cls(**{k: int(v) for k, v in cfg.items()})
+        if min(settings.workers, settings.threads, settings.batch_size, settings.knn_chunk) < 1:
+            raise ValueError(f"params predict: every setting must be at least 1 ({settings})")
+        return settings
+
+
+def read_record(paths: Paths) -> dict[str, Any]:
+    """The registry record of the champion (artifacts/registry/champion.json)."""
+    registry = paths.artifacts / "registry" / "champion.json"
+    if not registry.is_file():
+        raise FileNotFoundError(f"{registry}: no champion registered; run `dvc repro` first")
+    return json.loads(registry.read_text())
+
+
+def network_files(paths: Paths, record: dict[str, Any]) -> dict[str, Path]:
+    return {name: paths.model_dir(record["protocol"], name) / "model.pt" for name in NETWORKS}
+
+
+def _run_all(
+    nets: dict[str, Any], X: np.ndarray, X_onehot: np.ndarray, batch_size: int
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    from iot_anomaly.models.networks import run_batched
+
+    proba = run_batched(nets["cnn_lstm"], X, batch_size)
+    return proba, {name: run_batched(nets[name], X_onehot, batch_size) for name in SCORERS}
+
+
+def _load_all(files: dict[str, Path], threads: int) -> dict[str, Any]:
+    import torch
+
+    from iot_anomaly.models.networks import load_network
+
+    torch.set_num_threads(threads)
+    return {name: load_network(name, path) for name, path in files.items()}
+
+
+class Networks(Protocol):
+    """Runs the networks: `start` with the label-encoded rows, `finish` with the one-hot
+    rows; `finish` returns the CNN+LSTM's class probabilities and the anomaly scores."""
+
+    def start(self, X: np.ndarray) -> None: ...
+
+    def finish(self, X_onehot: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalNetworks:
+    """The networks loaded and run in this process (in the calling thread)."""
+
+    def __init__(self, files: dict[str, Path], settings: PredictSettings) -> None:
+        self.nets = _load_all(files, settings.threads)
+        self.settings = settings
+        self._X: np.ndarray | None = None
+
+    def start(self, X: np.ndarray) -> None:
+        self._X = X
+
+    def finish(self, X_onehot: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        if self._X is None:
+            raise RuntimeError("finish() before start()")
+        X, self._X = self._X, None
+        return _run_all(self.nets, X, X_onehot, self.settings.batch_size)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _serve(conn: Connection, files: dict[str, Path], settings: PredictSettings) -> None:
+    """The helper process: load the networks; run the CNN+LSTM on X as soon as it arrives,
+    then the scorers on X_onehot; answer once. Nothing is sent before both arrays have
+    arrived, so neither side can block the other."""
+    from iot_anomaly.models.networks import run_batched
+
+    try:
+        nets = _load_all(files, settings.threads)
+        proba = run_batched(nets["cnn_lstm"], conn.recv(), settings.batch_size)
+        X_onehot = conn.recv()
+        scores = {name: run_batched(nets[name], X_onehot, settings.batch_size) for name in SCORERS}
+        conn.send(("ok", (proba, scores)))
+    except EOFError:  # the parent gave up (an error before scoring): nothing to answer
+        pass
+    except Exception:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def _start_method() -> str:
+    """fork (fast: the helper starts at once) unless this process has already loaded an
+    OpenMP runtime (torch, faiss), whose threads do not survive a fork: then spawn."""
+    loaded = any(name in sys.modules for name in ("torch", "faiss"))
+    return "fork" if not loaded and "fork" in mp.get_all_start_methods() else "spawn"
+
+
+class NetworkProcess:
+    """The networks in a helper process, started before the parent's heavy imports."""
+
+    def __init__(self, files: dict[str, Path], settings: PredictSettings) -> None:
+        ctx = mp.get_context(_start_method())
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(
+            target=_serve, args=(child, files, settings), name="iot-anomaly-networks", daemon=True
+        )
+        self._process.start()
+        child.close()
+
+    def start(self, X: np.ndarray) -> None:
+        self._conn.send(X)
+
+    def finish(self, X_onehot: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        self._conn.send(X_onehot)
+        try:
+            status, result = self._conn.recv()
+        except EOFError:
+            raise RuntimeError("the networks' helper process stopped without an answer") from None
+        if status != "ok":
+            raise RuntimeError(f"the networks' helper process failed:\n{result}")
+        return result
+
+    def close(self) -> None:
+        """Close the pipe (a helper still waiting for input exits) and reap the helper."""
+        self._conn.close()
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+
+
+def start_networks(paths: Paths, settings: PredictSettings) -> Networks:
+    """The champion's networks: in a helper process when `workers` > 1, else in this
+    process. Raises if no champion is registered."""
+    files = network_files(paths, read_record(paths))
+    if settings.workers > 1:
+        return NetworkProcess(files, settings)
+    return LocalNetworks(files, settings)
