@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from iot_anomaly.config import Paths, load_params
+from iot_anomaly.config import Paths, load_params, serving_paths
 
 app = typer.Typer(
     help=(
@@ -220,10 +220,11 @@ def predict(
 
     from iot_anomaly.models.runner import PredictSettings, start_networks
 
-    paths = Paths(root)
     started = time.perf_counter()
     try:
-        settings = PredictSettings.from_params(load_params(params))
+        settings_file = load_params(params)
+        paths = serving_paths(settings_file, Paths(root))
+        settings = PredictSettings.from_params(settings_file)
         # First thing: the networks' helper process imports PyTorch while we parse.
         networks = start_networks(paths, settings)
     except (FileNotFoundError, ValueError) as err:

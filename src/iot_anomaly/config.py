@@ -68,3 +68,22 @@ class Paths:
     def predictions(self, protocol: str, model: str) -> Path:
         """A model's outputs for every test row of a protocol."""
         return self.artifacts / "predictions" / protocol / f"{model}.parquet"
+
+
+def champion_version_root(store: Path, version: str) -> Path:
+    """Where one promoted version lives in the champion store (laid out like a project)."""
+    return store / "versions" / version
+
+
+def current_champion(store: Path) -> str | None:
+    """The champion's version named by the store's `current` file, None before any."""
+    current = store / "current"
+    return (current.read_text().strip() or None) if current.is_file() else None
+
+
+def serving_paths(params: dict[str, Any], paths: Paths) -> Paths:
+    """Where the model in use is read from: the promoted champion in the champion store, or,
+    before the first promotion, the model the pipeline registered."""
+    store = paths.root / params.get("promotion", {}).get("champion_dir", "artifacts/champion")
+    version = current_champion(store)
+    return Paths(champion_version_root(store, version)) if version else paths

@@ -108,6 +108,20 @@ def test_unseen_service_is_kept(tmp_path: Path, train_lines: list[str]) -> None:
     assert parse_kdd(path).frame["service"].tolist() == ["icmp"]
 
 
+def test_unknown_protocol_or_flag_is_quarantined(tmp_path: Path, train_lines: list[str]) -> None:
+    path = tmp_path / "domains.csv"
+    lines = [
+        _break(train_lines[0], _col("protocol_type"), "tcpx"),
+        _break(train_lines[1], _col("flag"), "XX"),
+        train_lines[2],
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    parsed = parse_kdd(path)
+    assert len(parsed.frame) == 1
+    assert parsed.quarantine["field"].tolist() == ["protocol_type", "flag"]
+    assert parsed.quarantine["reason"].str.startswith("unknown value").all()
+
+
 def test_whole_file_problems_are_errors(tmp_path: Path) -> None:
     wrong_header = tmp_path / "wrong.csv"
     wrong_header.write_text("duration,protocol,service\n0,tcp,http\n")

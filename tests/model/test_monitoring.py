@@ -52,7 +52,7 @@ def test_a_batch_is_validated_scored_and_reported(monitored, train_frame) -> Non
     batch = train_frame.sample(1500, random_state=11)
     lines = to_kdd_lines(batch)
     fields = lines[10].split(",")
-    lines[10] = ",".join([*fields[:4], "12kb", *fields[5:]])  # text in src_bytes
+    lines[10] = ",".join([fields[0], "tcpx", *fields[2:]])  # a protocol that does not exist
     lines[20] = ",".join(lines[20].split(",")[:-3])  # too few fields
     (_inbox(params, paths)).mkdir(parents=True, exist_ok=True)
     (_inbox(params, paths) / "a-like-training.csv").write_text("\n".join(lines) + "\n")
@@ -63,7 +63,8 @@ def test_a_batch_is_validated_scored_and_reported(monitored, train_frame) -> Non
     folder = monitor.batches_dir(params, paths) / "a-like-training"
     quarantine = pd.read_csv(folder / "quarantine.csv")
     assert list(quarantine["line"]) == [11, 21]
-    assert quarantine["field"].tolist()[0] == "src_bytes"
+    assert quarantine["field"].tolist()[0] == "protocol_type"
+    assert "unknown value: 'tcpx'" in quarantine["reason"].tolist()[0]
     predictions = pd.read_csv(folder / "predictions.csv")
     assert len(predictions) == 1498 and {"category", "attack", "decided_by"} <= set(predictions)
     assert not outcome.fired, outcome.drift["reasons"]
@@ -170,3 +171,23 @@ def test_the_dask_task_runner_runs_a_wave(monitored, monkeypatch, tmp_path) -> N
         )
     assert set(results) == {"train_knn@paper", "train_rf@paper"}
     assert (paths.model_dir("paper", "rf") / "model.joblib").is_file()
+
+
+def test_predict_serves_the_promoted_champion(monitored, test_lines, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from iot_anomaly.cli import app
+
+    params, paths = monitored
+    store = store_from_params(params, paths)
+    traffic = tmp_path / "traffic.csv"
+    traffic.write_text("\n".join(test_lines[:300]) + "\n")
+    out = tmp_path / "predictions.csv"
+    result = CliRunner().invoke(
+        app,
+        ["predict", "-i", str(traffic), "-o", str(out), "--root", str(paths.root),
+         "--params", str(paths.root / "params.yaml")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"champion {store.current()}" in " ".join(result.output.split())
+    assert len(pd.read_csv(out)) == 300

@@ -26,6 +26,7 @@ QUARANTINE_COLUMNS = ("file", "line", "field", "reason", "raw")
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_LINES = 1000
 _RAW_PREVIEW = 500  # characters of a bad line kept in quarantine
+CLOSED_DOMAINS = ("protocol_type", "flag")  # a value outside these is a broken line
 
 
 class KddFormatError(ValueError):
@@ -99,7 +100,10 @@ def _problems(frame: pd.DataFrame, has_label: bool) -> tuple[pd.DataFrame, list[
         column = frame[col]
         if col in schema.CATEGORICAL:
             typed[col] = column.str.strip()
-            flag(typed[col] == "", col, "empty value")
+            empty = typed[col] == ""
+            flag(empty, col, "empty value")
+            if col in CLOSED_DOMAINS:  # protocols and TCP flags are fixed; services are not
+                flag(~empty & ~typed[col].isin(schema.CATEGORY_VALUES[col]), col, "unknown value")
             continue
         if pd.api.types.is_numeric_dtype(column):
             values = column  # the C parser read every value of the column as a number

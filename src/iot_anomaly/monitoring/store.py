@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from iot_anomaly.champion import CHAMPION_PROTOCOL, COMPONENTS, Champion
-from iot_anomaly.config import Paths
+from iot_anomaly.config import Paths, champion_version_root, current_champion
 from iot_anomaly.io import write_parquet, write_text
 
 REFERENCE = "reference.parquet"  # training rows sampled as the drift reference
@@ -36,13 +36,11 @@ class ChampionStore:
         return self.root / "current"
 
     def version_root(self, version: str) -> Path:
-        return self.root / "versions" / version
+        return champion_version_root(self.root, version)
 
     def current(self) -> str | None:
         """The champion's version, or None before the first promotion."""
-        if not self.current_file.is_file():
-            return None
-        return self.current_file.read_text().strip() or None
+        return current_champion(self.root)
 
     def paths(self, version: str | None = None) -> Paths:
         """Paths that `Champion.load` reads for a version (default: the champion)."""
