@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -198,23 +199,33 @@ class Champion:
     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """KNN votes, CNN+LSTM probabilities and the anomaly scores of the distinct rows.
 
-        The networks (in this thread or in the helper process) and `workers` threads of
-        KNN search run side by side (faiss and torch release the GIL); the KNN queries are
-        cut into chunks so that the threads finish together. No row's answer depends on
-        how the rows are grouped (see `run_batched` for the networks' batches).
+        The networks (in this thread or in the helper process) take one core until they
+        answer; the other `workers` - 1 threads make the one-hot rows and run the KNN search
+        in chunks (faiss and torch release the GIL), and one more thread joins them once the
+        networks are done. More threads than cores would only thrash the caches. No row's
+        answer depends on how the rows are grouped (see `run_batched` for the networks).
         """
         s = self.settings
         self.knn.threads = s.threads
+        chunks = [X[i : i + s.knn_chunk] for i in range(0, len(X), s.knn_chunk)]
         self.networks.start(X)
+        if s.workers == 1:
+            proba, scores = self.networks.finish(lambda: transform(self.onehot_pre, distinct))
+            return np.concatenate([self.knn.predict(c) for c in chunks]), proba, scores
+        cores = threading.Semaphore(s.workers - 1)
+
+        def on_a_core(fn: Any, *args: Any) -> Any:
+            with cores:
+                return fn(*args)
+
         with ThreadPoolExecutor(max_workers=s.workers) as pool:
-            X_onehot = pool.submit(transform, self.onehot_pre, distinct)
-            knn = [
-                pool.submit(self.knn.predict, X[i : i + s.knn_chunk])
-                for i in range(0, len(X), s.knn_chunk)
-            ]
-            # Meanwhile this thread runs the networks, or waits for the helper process.
-            proba, scores = self.networks.finish(X_onehot.result())
-            votes = np.concatenate([f.result() for f in knn]) if knn else np.empty(0, np.int64)
+            X_onehot = pool.submit(on_a_core, transform, self.onehot_pre, distinct)
+            knn = [pool.submit(on_a_core, self.knn.predict, chunk) for chunk in chunks]
+            try:
+                proba, scores = self.networks.finish(X_onehot.result)
+            finally:
+                cores.release()  # the networks' core goes to the KNN search
+            votes = np.concatenate([f.result() for f in knn])
         return votes, proba, scores
 
     def score(self, frame: pd.DataFrame) -> Scored:

@@ -16,6 +16,7 @@ import json
 import multiprocessing as mp
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -62,15 +63,6 @@ def network_files(paths: Paths, record: dict[str, Any]) -> dict[str, Path]:
     return {name: paths.model_dir(record["protocol"], name) / "model.pt" for name in NETWORKS}
 
 
-def _run_all(
-    nets: dict[str, Any], X: np.ndarray, X_onehot: np.ndarray, batch_size: int
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    from iot_anomaly.models.networks import run_batched
-
-    proba = run_batched(nets["cnn_lstm"], X, batch_size)
-    return proba, {name: run_batched(nets[name], X_onehot, batch_size) for name in SCORERS}
-
-
 def _load_all(files: dict[str, Path], threads: int) -> dict[str, Any]:
     import torch
 
@@ -81,12 +73,15 @@ def _load_all(files: dict[str, Path], threads: int) -> dict[str, Any]:
 
 
 class Networks(Protocol):
-    """Runs the networks: `start` with the label-encoded rows, `finish` with the one-hot
-    rows; `finish` returns the CNN+LSTM's class probabilities and the anomaly scores."""
+    """Runs the networks: `start` with the label-encoded rows, `finish` with a function that
+    gives the one-hot rows (called once they are needed); `finish` returns the CNN+LSTM's
+    class probabilities and the anomaly scores."""
 
     def start(self, X: np.ndarray) -> None: ...
 
-    def finish(self, X_onehot: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
+    def finish(
+        self, onehot: Callable[[], np.ndarray]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
 
     def close(self) -> None: ...
 
@@ -102,11 +97,16 @@ class LocalNetworks:
     def start(self, X: np.ndarray) -> None:
         self._X = X
 
-    def finish(self, X_onehot: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def finish(self, onehot: Callable[[], np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        from iot_anomaly.models.networks import run_batched
+
         if self._X is None:
             raise RuntimeError("finish() before start()")
         X, self._X = self._X, None
-        return _run_all(self.nets, X, X_onehot, self.settings.batch_size)
+        size = self.settings.batch_size
+        proba = run_batched(self.nets["cnn_lstm"], X, size)  # while the one-hot rows are made
+        X_onehot = onehot()
+        return proba, {name: run_batched(self.nets[name], X_onehot, size) for name in SCORERS}
 
     def close(self) -> None:
         """Nothing to release."""
@@ -154,8 +154,8 @@ class NetworkProcess:
     def start(self, X: np.ndarray) -> None:
         self._conn.send(X)
 
-    def finish(self, X_onehot: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        self._conn.send(X_onehot)
+    def finish(self, onehot: Callable[[], np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        self._conn.send(onehot())
         try:
             status, result = self._conn.recv()
         except EOFError:
