@@ -120,3 +120,15 @@ def test_confirmed_rows_train_the_corrected_protocol_and_leave_its_test_set() ->
     assert len(corrected.test) == 2  # the three rows identical to the confirmed one left
     assert set(row_keys(corrected.test)).isdisjoint(set(row_keys(confirmed)))
     assert len(splits["paper"].train) + len(splits["paper"].test) == 10  # untouched
+
+
+def test_a_batch_waits_in_the_inbox_while_there_is_no_model(tmp_path: Path, params: dict) -> None:
+    from iot_anomaly.config import Paths
+    from iot_anomaly.stages import monitor
+
+    inbox = tmp_path / params["monitor"]["inbox"]
+    inbox.mkdir()
+    (inbox / "b1.csv").write_text("\n".join(",".join(["0"] * 41) for _ in range(3)) + "\n")
+    with pytest.raises(FileNotFoundError, match="no model registered"):
+        monitor.run(params, Paths(tmp_path))
+    assert (inbox / "b1.csv").is_file()

@@ -8,6 +8,7 @@ rejected and never scored. The champion is only read here, never changed.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -76,8 +77,6 @@ def batches_dir(params: dict[str, Any], paths: Paths) -> Path:
 
 
 def read_status(folder: Path) -> dict[str, Any]:
-    import json
-
     return json.loads((folder / STATUS).read_text())
 
 
@@ -128,6 +127,19 @@ def run(
     batch = next_batch(paths.root / cfg["inbox"])
     if batch is None:
         return None
+    # The champion first: without one the batch stays in the inbox for a later run.
+    store, adopted = ensure_champion(params, paths)
+    version = store.current()
+    if version is None:  # ensure_champion either promoted one or raised
+        raise RuntimeError(f"{store.current_file}: no champion after adoption")
+    if adopted:
+        decisions.record(
+            log,
+            "promotion",
+            "promoted",
+            "no champion yet: the pipeline's registered model becomes the first champion",
+            version=version,
+        )
     started = time.perf_counter()
     name = batch_id(batch)
     folder = batches_dir(params, paths) / name
@@ -172,17 +184,6 @@ def run(
         return _reject(outcome, folder, log, f"{claimed}: critical expectations failed: {failed}")
 
     progress(f"{name}: scoring with the champion")
-    store, adopted = ensure_champion(params, paths)
-    version = store.current()
-    assert version is not None
-    if adopted:
-        decisions.record(
-            log,
-            "promotion",
-            "promoted",
-            "no champion yet: the pipeline's registered model becomes the first champion",
-            version=version,
-        )
     outcome.champion = version
     frame = parsed.frame
     predictions = store.load(version).predict(frame)
