@@ -69,9 +69,10 @@ def _with(line: str, column: str, value: str) -> str:
 
 def test_broken_expectation_stops_the_stage(tmp_path, root, train_lines, test_lines) -> None:
     train = list(train_lines)
-    train[5] = _with(train[5], "protocol_type", "sctp")  # parses, but outside the domain
+    train[5] = _with(train[5], "dst_host_count", "300")  # parses, but above the cap of 255
     train[6] = _with(train[6], "count", "900")  # above KDD's cap of 511
     train[7] = train[7] + ",junk"  # quarantined, not a validation failure
+    train[8] = _with(train[8], "protocol_type", "sctp")  # an unknown protocol: quarantined
     project = small_project(tmp_path, root, train, test_lines)
     paths = Paths(project)
     paths.clean("train").parent.mkdir(parents=True)
@@ -80,21 +81,21 @@ def test_broken_expectation_stops_the_stage(tmp_path, root, train_lines, test_li
     with pytest.raises(DataValidationError) as caught:
         validate_stage.run(load_params(project / "params.yaml"), paths)
     message = str(caught.value)
-    assert "kddcup_records.expect_column_values_to_be_in_set on column 'protocol_type'" in message
+    assert "kddcup_records.expect_column_values_to_be_between on column 'dst_host_count'" in message
     assert "kddcup_records.expect_column_values_to_be_between on column 'count'" in message
     assert "data/train.csv" in message and "data/test.csv" not in message
     assert paths.clean("train").read_bytes() == b"last good version"  # nothing overwritten
     html = (paths.validation_dir / "index.html").read_text()
-    assert "FAILED" in html and "protocol_type" in html
+    assert "FAILED" in html and "dst_host_count" in html
     quarantine = pd.read_csv(paths.quarantine("train"))
-    assert quarantine["line"].tolist() == [8]
+    assert quarantine["line"].tolist() == [8, 9]
 
     # The CLI says the same and exits non-zero.
     result = CliRunner().invoke(
         app, ["validate", "--params", str(project / "params.yaml"), "--root", str(project)]
     )
     assert result.exit_code == 1
-    assert "protocol_type" in result.output and "expect_column_values_to_be_in_set" in result.output
+    assert "dst_host_count" in result.output and "expect_column_values_to_be_between" in result.output
 
 
 def test_training_suite_rejects_unseen_attack_names(root, tmp_path, train_lines) -> None:
