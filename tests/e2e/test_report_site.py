@@ -109,7 +109,9 @@ def _printed(text: str) -> tuple[float, float]:
 def check_figures(site: Path, reports: Path) -> dict[str, int]:
     """Compare every keyed figure of every page with its file; return counts per source."""
     data = {s: json.loads((reports / f).read_text()) for s, f in SOURCES.items()}
-    counts = dict.fromkeys(SOURCES, 0)
+    for study in reports.glob("seed_study_*.json"):  # seed intervals, where a study ran
+        data[study.stem] = json.loads(study.read_text())
+    counts = dict.fromkeys(data, 0)
     for name, _, _ in PAGES:
         parser = _Figures()
         parser.feed((site / name).read_text(encoding="utf-8"))
