@@ -51,7 +51,7 @@ def test_a_batch_is_validated_scored_and_reported(monitored, train_frame) -> Non
     params, paths = monitored
     batch = train_frame.sample(1500, random_state=11)
     lines = to_kdd_lines(batch)
-    lines[10] = lines[10].replace(",tcp,", ",tcpx,", 1)  # a bad protocol_type
+    lines[10] = "-1" + lines[10][lines[10].index(",") :]  # a negative duration
     lines[20] = ",".join(lines[20].split(",")[:-3])  # too few fields
     (_inbox(params, paths)).mkdir(parents=True, exist_ok=True)
     (_inbox(params, paths) / "a-like-training.csv").write_text("\n".join(lines) + "\n")
@@ -62,7 +62,7 @@ def test_a_batch_is_validated_scored_and_reported(monitored, train_frame) -> Non
     folder = monitor.batches_dir(params, paths) / "a-like-training"
     quarantine = pd.read_csv(folder / "quarantine.csv")
     assert list(quarantine["line"]) == [11, 21]
-    assert quarantine["field"].tolist()[0] == "protocol_type"
+    assert quarantine["field"].tolist()[0] == "duration"
     predictions = pd.read_csv(folder / "predictions.csv")
     assert len(predictions) == 1498 and {"category", "attack", "decided_by"} <= set(predictions)
     assert not outcome.fired, outcome.drift["reasons"]
