@@ -1,4 +1,5 @@
-"""Shared fixtures: the project root, the shipped raw data, and small slices of it."""
+"""Shared fixtures: the project root, the shipped raw data, small slices of it, and a small
+trained project (used by the model tests and the report site's browser test)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from iot_anomaly.config import load_params
+from iot_anomaly.config import Paths, load_params
 from iot_anomaly.data.reader import parse_kdd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,3 +76,25 @@ def train_frame(train_path: Path) -> pd.DataFrame:
 def test_frame(test_path: Path) -> pd.DataFrame:
     """The whole parsed corrected.gz."""
     return parse_kdd(test_path).frame
+
+
+TRAINED_PROTOCOLS = ["paper", "corrected"]
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, root, train_lines, test_lines) -> tuple[dict, Paths]:
+    """A small trained project: slices of both files, every model trained for a few epochs
+    on the `paper` and `corrected` protocols, then evaluated."""
+    from iot_anomaly.stages import evaluate, preprocess, train, validate
+    from tests.helpers import fast_params, small_project
+
+    project = small_project(tmp_path_factory.mktemp("trained"), root, train_lines, test_lines)
+    params = fast_params(project, TRAINED_PROTOCOLS)
+    paths = Paths(project)
+    validate.run(params, paths)
+    preprocess.run(params, paths)
+    for protocol in TRAINED_PROTOCOLS:
+        for model in train.MODELS:
+            train.run(params, paths, model, protocol)
+    evaluate.run(params, paths)
+    return params, paths

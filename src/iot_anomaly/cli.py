@@ -135,9 +135,15 @@ def train(
         meta = stage.run(load_params(params), paths, model, protocol)
     except (FileNotFoundError, ValueError) as err:
         _fail(err)
-    shown = {k: v for k, v in meta.items() if k not in ("settings", "model", "protocol")}
-    console.print(", ".join(f"{k}: {v}" for k, v in shown.items()))
-    console.print(f"Model: {paths.model_dir(protocol, model)}")
+    table = _table(f"Trained {model} on {protocol}", ("figure", "value"))
+    for key, value in meta.items():
+        if key not in ("settings", "model", "protocol"):
+            table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+    folder = paths.model_dir(protocol, model)
+    console.print(f"Model: {folder}")
+    if (folder / "logs" / "metrics.csv").is_file():
+        console.print(f"Training curves: {folder / 'logs' / 'metrics.csv'}")
 
 
 @app.command()
@@ -182,6 +188,7 @@ def evaluate(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) ->
     console.print(table)
     console.print(f"Metrics: {paths.reports / 'metrics.json'}")
     console.print(f"Paper comparison: {paths.reports / 'comparison.md'}")
+    console.print("Review site: `iot-anomaly report` builds reports/site/index.html")
 
 
 @app.command()
@@ -349,7 +356,8 @@ def promote(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) -> 
         _fail(err)
     colour = {"promoted": "green", "rejected": "red"}.get(entry["verdict"], "yellow")
     console.print(f"[bold {colour}]{entry['verdict']}[/]: {entry['reason']}")
-    console.print(f"Decision log: {paths.root / settings['promotion']['decision_log']}")
+    log = paths.root / settings["promotion"]["decision_log"]
+    console.print(f"Decision log: {log.with_suffix('.html')}")
 
 
 @app.command()
@@ -392,7 +400,9 @@ def monitor(
                 "retrain with the training flow (`python -m flows.training`)"
             )
     console.print(f"Drift reports: {paths.root / settings['monitor']['reports_dir']}")
-    console.print(f"Decision log: {paths.root / settings['promotion']['decision_log']}")
+    log = paths.root / settings["promotion"]["decision_log"]
+    console.print(f"Decision log: {log.with_suffix('.html')}")
+    console.print("Review site: `iot-anomaly report`, then open reports/site/index.html")
 
 
 @app.command()
@@ -449,6 +459,33 @@ def replay(
             if i < planned:
                 time.sleep(pause)
     console.print(f"{len(written)} batch(es) of up to {size:,} rows written to {inbox}")
+    if written:
+        console.print(f"Next: `iot-anomaly monitor -n {len(written)}` scores them")
+
+
+@app.command()
+def report(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) -> None:
+    """Build the review site (reports/site/): model quality, data quality, drift over time
+    and the decision log, as static pages that open offline."""
+    from iot_anomaly.stages import report as stage
+
+    paths, settings = Paths(root), load_params(params)
+    try:
+        with _steps("report") as step:
+            summary = stage.run(settings, paths, step)
+    except (FileNotFoundError, ValueError) as err:
+        _fail(err)
+    table = _table("Review site", ("what", "count"))
+    table.add_row("protocols evaluated", str(len(summary["protocols"])))
+    table.add_row("models evaluated", str(summary["models"]))
+    table.add_row("seed studies", ", ".join(summary["seed_studies"]) or "none")
+    table.add_row("monitored batches (scored)", f"{summary['batches']} ({summary['scored']})")
+    table.add_row("drift fired", str(summary["drift_fired"]))
+    table.add_row("Evidently reports linked", str(summary["evidently_reports"]))
+    table.add_row("decisions", str(summary["decisions"]))
+    table.add_row("champion version", summary["champion"] or "none")
+    console.print(table)
+    console.print(f"Open: {summary['site']}")
 
 
 if __name__ == "__main__":

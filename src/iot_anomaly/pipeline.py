@@ -30,13 +30,14 @@ def waves(protocols: list[str]) -> list[list[str]]:
         [f"ensemble@{p}" for p in protocols],
         ["evaluate"],
         ["register"],
+        ["report"],
     ]
 
 
 def run_stage(name: str, params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     """Run one stage's function, as its `iot-anomaly` command would."""
     from iot_anomaly import champion
-    from iot_anomaly.stages import evaluate, preprocess, train, validate
+    from iot_anomaly.stages import evaluate, preprocess, report, train, validate
 
     base, _, protocol = name.partition("@")
     if base == "validate":
@@ -48,6 +49,8 @@ def run_stage(name: str, params: dict[str, Any], paths: Paths) -> dict[str, Any]
         return {"metrics": str(paths.reports / "metrics.json")}
     if base == "register":
         return champion.register(params, paths)
+    if base == "report":
+        return report.run(params, paths)
     model = base.removeprefix("train_")
     if model not in (*TRAINED, "ensemble") or not protocol:
         raise ValueError(f"unknown stage {name!r}")

@@ -95,7 +95,8 @@ def test_broken_expectation_stops_the_stage(tmp_path, root, train_lines, test_li
         app, ["validate", "--params", str(project / "params.yaml"), "--root", str(project)]
     )
     assert result.exit_code == 1
-    assert "dst_host_count" in result.output and "expect_column_values_to_be_between" in result.output
+    assert "dst_host_count" in result.output
+    assert "expect_column_values_to_be_between" in result.output
 
 
 def test_training_suite_rejects_unseen_attack_names(root, tmp_path, train_lines) -> None:
