@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from iot_anomaly.config import load_params
+from iot_anomaly.config import Paths, load_params
 
 
 def small_project(dest: Path, root: Path, train: list[str], test: list[str]) -> Path:
@@ -101,3 +101,15 @@ def small_project_data(dest: Path, train: list[str], test: list[str]) -> None:
         s for s in params["validate"]["suites"]["train"] if "training" not in s
     ]
     (dest / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def registered_copy(source: Paths, dest: Path) -> tuple[dict, Paths]:
+    """A copy of a trained project at `dest`, its model registered; returns its params and
+    paths (tests that write monitoring state work on a copy of the shared project)."""
+    from iot_anomaly import champion
+
+    shutil.copytree(source.root, dest)
+    paths = Paths(dest)
+    params = yaml.safe_load((dest / "params.yaml").read_text())
+    champion.register(params, paths)
+    return params, paths

@@ -19,13 +19,12 @@ from typing import Any
 from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
-import yaml
 
-from iot_anomaly import champion
 from iot_anomaly.config import Paths, load_params
 from iot_anomaly.review.pages import PAGES, lookup
 from iot_anomaly.stages import monitor, promote, report
 from tests.browser import Chromium, Visit, require_chromium
+from tests.helpers import registered_copy
 
 pytestmark = pytest.mark.slow
 
@@ -37,12 +36,8 @@ SOURCES = {"metrics": "metrics.json", "details": "evaluation_details.json"}
 def built(trained, tmp_path_factory, train_lines, test_lines) -> tuple[dict, Paths, Path]:
     """A copy of the trained project, three monitored batches, one promotion check, and
     the site built from all of it."""
-    params, source = trained
-    root = tmp_path_factory.mktemp("site") / "project"
-    shutil.copytree(source.root, root)
-    paths = Paths(root)
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    champion.register(params, paths)
+    params, paths = registered_copy(trained[1], tmp_path_factory.mktemp("site") / "project")
+    root = paths.root
     inbox = root / params["monitor"]["inbox"]
     inbox.mkdir(parents=True)
     labelled = train_lines[::4][:600]

@@ -5,7 +5,6 @@ leaves the champion untouched, and the Dask task runner runs a wave."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +18,7 @@ from iot_anomaly.monitoring import decisions
 from iot_anomaly.monitoring.replay import write_batch
 from iot_anomaly.monitoring.store import ensure_champion, store_from_params
 from iot_anomaly.stages import monitor, promote
+from tests.helpers import registered_copy
 
 pytestmark = pytest.mark.slow
 
@@ -33,12 +33,7 @@ def _digest(folder: Path) -> str:
 @pytest.fixture(scope="module")
 def monitored(trained, tmp_path_factory) -> tuple[dict, Paths]:
     """A copy of the trained project with its model registered and adopted as champion."""
-    params, source = trained
-    root = tmp_path_factory.mktemp("monitored") / "project"
-    shutil.copytree(source.root, root)
-    paths = Paths(root)
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    champion.register(params, paths)
+    params, paths = registered_copy(trained[1], tmp_path_factory.mktemp("monitored") / "project")
     ensure_champion(params, paths)
     return params, paths
 
