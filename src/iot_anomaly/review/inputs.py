@@ -12,7 +12,7 @@ from typing import Any
 from iot_anomaly.config import Paths
 from iot_anomaly.monitoring import decisions
 from iot_anomaly.monitoring.store import store_from_params
-from iot_anomaly.stages.monitor import STATUS, batches_dir
+from iot_anomaly.stages.monitor import batches_dir, processed
 
 
 @dataclass
@@ -61,13 +61,9 @@ def read_batches(params: dict[str, Any], paths: Paths) -> list[Batch]:
     """Every processed batch (scored or rejected), oldest first."""
     root = batches_dir(params, paths)
     reports = paths.root / params["monitor"]["reports_dir"]
-    if not root.is_dir():
-        return []
     found = []
-    for folder in sorted(root.iterdir()):
-        status = _json(folder / STATUS)
-        if status is None:
-            continue
+    for status in processed(params, paths):
+        folder = root / status["batch"]
         found.append(
             Batch(
                 status=status,
@@ -79,7 +75,7 @@ def read_batches(params: dict[str, Any], paths: Paths) -> list[Batch]:
                 else None,
             )
         )
-    return sorted(found, key=lambda b: str(b.status.get("received_at", "")))
+    return found
 
 
 def read_champion(params: dict[str, Any], paths: Paths) -> dict[str, Any] | None:
