@@ -25,6 +25,7 @@ from iot_anomaly.data.preprocess import load_preprocessor, targets, transform
 from iot_anomaly.evaluation import metrics as mt
 from iot_anomaly.io import atomic_write
 from iot_anomaly.models import ensemble as ens
+from iot_anomaly.models.envelope import ServiceEnvelope, load_envelope
 from iot_anomaly.models.inputs import unique_rows
 from iot_anomaly.models.knn import KnnClassifier
 from iot_anomaly.models.runner import (
@@ -160,6 +161,7 @@ class Champion:
     onehot_pre: Any
     knn: KnnClassifier
     forest: Any
+    envelope: ServiceEnvelope | None
     networks: Networks
     thresholds: dict[str, float]
     record: dict[str, Any]
@@ -188,6 +190,7 @@ class Champion:
             ),
             knn=KnnClassifier.load(paths.model_dir(protocol, "knn") / "model"),
             forest=joblib.load(paths.model_dir(protocol, "ensemble") / "forest.joblib"),
+            envelope=load_envelope(paths.model_dir(protocol, "ensemble")),
             networks=networks or LocalNetworks(network_files(paths, record), settings),
             thresholds=thresholds,
             record=record,
@@ -243,7 +246,8 @@ class Champion:
         rank[order] = np.arange(len(order))
         X, distinct = X[order], frame.iloc[first[order]]
         knn_votes, proba, scores = self._model_outputs(distinct, X)
-        decision = ens.combine(knn_votes, proba.argmax(axis=1), self.forest, X)
+        outside = None if self.envelope is None else self.envelope.outside(distinct)
+        decision = ens.combine(knn_votes, proba, self.forest, X, outside)
         return Scored(self._table(decision, scores), rank[codes], frame.index)
 
     def _table(self, decision: ens.EnsembleDecision, scores: dict[str, np.ndarray]) -> pd.DataFrame:

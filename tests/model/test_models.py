@@ -124,7 +124,7 @@ def test_ensemble_agreement_and_conflicts() -> None:
 
     knn = np.array([0, 1, 2, 4])
     cnn = np.array([0, 1, 3, 1])
-    decision = combine(knn, cnn, Forest(), np.zeros((4, 3)))
+    decision = combine(knn, np.eye(5)[cnn], Forest(), np.zeros((4, 3)))
     assert decision.category.tolist() == [0, 1, 3, 3]
     assert decision.layer.tolist() == [0, 0, 1, 1]
     assert decision.forest.tolist() == [-1, -1, 3, 3]

@@ -34,7 +34,10 @@ AVERAGING_EXPLANATION: Final = (
     "probe, r2l, u2r; over those that occur in the truth or the predictions); "
     "ours (weighted) = mean over the categories weighted by their support (number of true "
     "rows); for accuracy both macro and weighted columns show the plain 5-category "
-    "accuracy. The paper does not state how its own precision, recall and F1 were averaged."
+    "accuracy. The paper does not state how its own precision, recall and F1 were averaged. "
+    "Our ensemble is the paper's three layers plus a fourth, the service envelope (unless "
+    "`ensemble.envelope.enabled` is false in params.yaml); reports/metrics.json gives the "
+    "three layers alone under `three_layers_only`."
 )
 
 

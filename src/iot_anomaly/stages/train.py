@@ -23,6 +23,7 @@ from iot_anomaly.io import write_json, write_parquet
 from iot_anomaly.models import ensemble as ens
 from iot_anomaly.models.autoencoder import Autoencoder, weighted_percentile
 from iot_anomaly.models.cnn_lstm import CnnLstm
+from iot_anomaly.models.envelope import ENVELOPE_FILE, ServiceEnvelope
 from iot_anomaly.models.forest import fit_forest, full_proba
 from iot_anomaly.models.gan import BiGAN
 from iot_anomaly.models.inputs import balance_classes, fit_val_split, model_data, unique_rows
@@ -31,6 +32,7 @@ from iot_anomaly.models.lightning import ArrayDataModule, fit, load_module, save
 
 MODELS = ("ae", "gan", "cnn_lstm", "knn", "rf", "ensemble")
 SCORERS = {"ae": Autoencoder, "gan": BiGAN}
+PROBA_COLUMNS = [f"p_{c}" for c in schema.CATEGORIES]  # a classifier's prediction file
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def load_scorer(paths: Paths, protocol: str, name: str) -> Autoencoder | BiGAN:
 
 
 def _class_columns(proba: np.ndarray, index: pd.Index) -> pd.DataFrame:
-    frame = pd.DataFrame(proba, index=index, columns=[f"p_{c}" for c in schema.CATEGORIES])
+    frame = pd.DataFrame(proba, index=index, columns=PROBA_COLUMNS)
     frame.insert(0, "category", proba.argmax(axis=1).astype(np.int64))
     return frame
 
@@ -241,15 +243,25 @@ def train_rf(params: dict[str, Any], paths: Paths, protocol: str) -> dict[str, A
     )  # fmt: skip
 
 
+def fit_envelope(cfg: dict[str, Any], train: pd.DataFrame) -> ServiceEnvelope | None:
+    """The ensemble's service envelope from the `ensemble.envelope` params (None: off)."""
+    settings = cfg.get("envelope") or {}
+    if not settings.get("enabled", False):
+        return None
+    return ServiceEnvelope.fit(train, float(settings["margin"]), int(settings["min_rows"]))
+
+
 def train_ensemble(params: dict[str, Any], paths: Paths, protocol: str) -> dict[str, Any]:
-    """Find where KNN and CNN+LSTM conflict on training rows; train the conflict forest."""
+    """Find where KNN and CNN+LSTM conflict on training rows; train the conflict forest;
+    learn the service envelope from the same training rows."""
     cfg = params["ensemble"]
     encoding = params["train_knn"]["encoding"]
     frames = protocol_frames(params, paths, protocol)
     pre = load_preprocessor(paths.preprocessor(protocol, encoding))
     knn = KnnClassifier.load(paths.model_dir(protocol, "knn") / "model")
     cnn = load_module(CnnLstm, paths.model_dir(protocol, "cnn_lstm") / "model.pt")
-    learn = model_data(pd.concat([frames.fit, frames.val]), pre, cfg["weighting"])
+    train = pd.concat([frames.fit, frames.val])
+    learn = model_data(train, pre, cfg["weighting"])
     mask = ens.conflict_mask(knn.predict(learn.X), cnn.predict_proba(learn.X).argmax(axis=1))
     seed = int(params["models"]["seed"])
     if ens.conflicts_usable(learn.category, mask, int(cfg["min_conflicts"])):
@@ -260,15 +272,21 @@ def train_ensemble(params: dict[str, Any], paths: Paths, protocol: str) -> dict[
     else:
         forest = joblib.load(paths.model_dir(protocol, "rf") / "model.joblib")
         source = "fallback: the rf model (too few conflicts)"
+    envelope = fit_envelope(cfg, train)
     out = paths.model_dir(protocol, "ensemble")
     out.mkdir(parents=True, exist_ok=True)
     joblib.dump(forest, out / "forest.joblib")
+    (out / ENVELOPE_FILE).unlink(missing_ok=True)
+    if envelope is not None:
+        envelope.save(out / ENVELOPE_FILE)
 
     first, codes = unique_rows(frames.test)
-    X = transform(pre, frames.test.iloc[first])
+    distinct = frames.test.iloc[first]
+    X = transform(pre, distinct)
     knn_pred = pd.read_parquet(paths.predictions(protocol, "knn"))["category"].to_numpy()
-    cnn_pred = pd.read_parquet(paths.predictions(protocol, "cnn_lstm"))["category"].to_numpy()
-    decision = ens.combine(knn_pred[first], cnn_pred[first], forest, X)
+    cnn_proba = pd.read_parquet(paths.predictions(protocol, "cnn_lstm"))[PROBA_COLUMNS].to_numpy()
+    outside = None if envelope is None else envelope.outside(distinct)
+    decision = ens.combine(knn_pred[first], cnn_proba[first], forest, X, outside)
     predictions = pd.DataFrame(
         {
             "category": decision.category[codes],
@@ -280,10 +298,13 @@ def train_ensemble(params: dict[str, Any], paths: Paths, protocol: str) -> dict[
         index=frames.test.index,
     )
     write_parquet(predictions, paths.predictions(protocol, "ensemble"))
+    layer = predictions["layer"].to_numpy()
     return _meta(
         paths, protocol, "ensemble", encoding=encoding, forest_source=source,
         training_conflicts=int(mask.sum()), learn_rows=len(learn),
-        test_rows_decided_by_forest=int(predictions["layer"].sum()), settings=dict(cfg),
+        envelope_services=None if envelope is None else len(envelope.services),
+        test_rows_decided_by_forest=int((layer == ens.FOREST).sum()),
+        test_rows_decided_by_envelope=int((layer == ens.ENVELOPE).sum()), settings=dict(cfg),
     )  # fmt: skip
 
 
