@@ -55,8 +55,8 @@ class ServiceEnvelope:
         return cls(
             services=tuple(str(s) for s in low.index),
             low=low.to_numpy(dtype=np.float64),
-            high=high.loc[low.index].to_numpy(dtype=np.float64),
-            rows=normal.groupby(SERVICE, observed=True).size().loc[low.index].to_numpy(np.int64),
+            high=high.to_numpy(dtype=np.float64),
+            rows=groups.size().to_numpy(np.int64),
             span=np.where(span > 0, span, 1.0),
             margin=float(margin),
             min_rows=int(min_rows),
