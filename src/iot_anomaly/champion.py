@@ -110,7 +110,7 @@ def register(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
 
 def search_order(X: np.ndarray) -> np.ndarray:
     """An order of the rows along their first principal component. Queries that follow
-    each other then walk the same part of the KNN graph, which stays in the CPU cache: the
+    each other then visit the same part of the KNN index, which stays in the CPU cache: the
     search runs about a third faster, with the same answers."""
     if len(X) < 2:
         return np.arange(len(X))

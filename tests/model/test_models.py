@@ -1,6 +1,7 @@
 """Model tests on small slices: every model learns, reloads identically, and is evaluated."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -102,17 +103,41 @@ def test_plain_networks_match_the_lightning_modules(trained) -> None:
             np.testing.assert_array_equal(run_batched(plain, X, batch_size), expected)
 
 
-def test_knn_exact_and_hnsw_find_the_same_duplicates() -> None:
+def test_knn_every_index_finds_the_same_duplicates() -> None:
     rng = np.random.default_rng(0)
     X = rng.random((500, 8), dtype=np.float32)
     y = rng.integers(0, 5, 500)
-    for index in ("exact", "hnsw"):
+    for index in ("exact", "ivf", "hnsw"):
         knn = KnnClassifier(k=1, index_type=index).fit(X, y)
         np.testing.assert_array_equal(knn.predict(X), y)  # each row is its own neighbour
     votes = KnnClassifier(k=3, index_type="exact").fit(
         X[:3] * 0, np.array([1, 2, 2]), np.array([5.0, 1.0, 1.0])
     )
     assert votes.predict(X[:1] * 0)[0] == 1  # duplicate counts weigh the vote
+
+
+def test_knn_ivf_cells_follow_the_seed_not_the_cores(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    X = rng.random((4000, 8), dtype=np.float32)
+    y = (X[:, 0] > 0.5).astype(np.int64)
+    queries = rng.random((2000, 8), dtype=np.float32)
+    fits = [
+        KnnClassifier(index_type="ivf", nlist=64, nprobe=2, threads=t, seed=s).fit(X, y)
+        for t, s in ((1, 0), (2, 0), (2, 1))
+    ]
+    assert fits[0]._index.nlist == 64
+    cells = [f._index.quantizer.reconstruct_n(0, 64) for f in fits]
+    np.testing.assert_array_equal(cells[0], cells[1])  # one or two cores: same cells
+    assert not np.array_equal(cells[0], cells[2])  # another seed: other cells
+    path = fits[1].save(tmp_path / "knn")
+    reloaded = KnnClassifier.load(path.with_suffix(""))
+    assert (reloaded.index_type, reloaded.nprobe, reloaded.seed) == ("ivf", 2, 0)
+    np.testing.assert_array_equal(reloaded.predict_proba(queries), fits[0].predict_proba(queries))
+    small = KnnClassifier(index_type="ivf", nlist=1024).fit(X[:100], y[:100])
+    assert small._index.nlist == 100 // 39  # too few rows for 1,024 cells: fewer cells
+    np.testing.assert_array_equal(small.predict(X[:100]), y[:100])
+    with pytest.raises(ValueError, match="nprobe"):
+        KnnClassifier(index_type="ivf", nprobe=0)
 
 
 def test_ensemble_agreement_and_conflicts() -> None:

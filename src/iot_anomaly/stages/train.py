@@ -202,11 +202,12 @@ def _classifier_outputs(
     )  # fmt: skip
 
 
-def knn_from_params(cfg: dict[str, Any]) -> KnnClassifier:
+def knn_from_params(cfg: dict[str, Any], seed: int) -> KnnClassifier:
     return KnnClassifier(
-        k=int(cfg["k"]), index_type=cfg["index"], hnsw_m=int(cfg["hnsw_m"]),
+        k=int(cfg["k"]), index_type=cfg["index"], nlist=int(cfg["nlist"]),
+        nprobe=int(cfg["nprobe"]), hnsw_m=int(cfg["hnsw_m"]),
         ef_construction=int(cfg["ef_construction"]), ef_search=int(cfg["ef_search"]),
-        threads=int(cfg["threads"]),
+        threads=int(cfg["threads"]), seed=seed,
     )  # fmt: skip
 
 
@@ -216,7 +217,9 @@ def train_knn(params: dict[str, Any], paths: Paths, protocol: str) -> dict[str, 
     pre = load_preprocessor(paths.preprocessor(protocol, cfg["encoding"]))
     train = model_data(frames.fit, pre, "count")
     started = time.perf_counter()
-    knn = knn_from_params(cfg).fit(train.X, train.category, train.weight)
+    knn = knn_from_params(cfg, int(params["models"]["seed"])).fit(
+        train.X, train.category, train.weight
+    )
     seconds = time.perf_counter() - started
     knn.save(paths.model_dir(protocol, "knn") / "model")
     return _classifier_outputs(
