@@ -4,8 +4,8 @@ Search runs in faiss: `exact` (brute force, as sklearn's KNN would answer), `ivf
 grouped into `nlist` k-means cells; a query searches exactly the `nprobe` nearest cells) or
 `hnsw` (a navigable small-world graph). Both approximate indexes are what lets the ensemble
 score tens of thousands of records per second; on this data `ivf` is the faster and the more
-faithful to exact search (KDD's many near-identical rows crowd HNSW's graph). Each unique
-training row votes with its duplicate count, so the vote is the one the raw rows would cast.
+faithful to exact search (measured in the README, Models). Each unique training row votes
+with its duplicate count, so the vote is the one the raw rows would cast.
 """
 
 from __future__ import annotations
