@@ -26,7 +26,7 @@ AGREE, FOREST, ENVELOPE = range(len(LAYERS))
 
 @dataclass(frozen=True)
 class EnsembleDecision:
-    """Per row: the answer, each layer's vote, and which layer decided (0 agree, 1 forest)."""
+    """Per row: the answer, each layer's vote, and which layer decided (agree, forest, envelope)."""
 
     category: np.ndarray
     knn: np.ndarray
