@@ -381,8 +381,8 @@ def mcnemar_table(inputs: SiteInputs) -> str:
         return ""
     return (
         '<h2 id="mcnemar">McNemar\'s test: the ensemble against the best single model</h2>'
-        '<p class="note">b: rows only the ensemble gets wrong; c: rows only the other model '
-        "gets wrong.</p>" + rp.table(["protocol", "against", "b", "c", "p-value", "method"], rows)
+        '<p class="note">b: rows only the ensemble gets right; c: rows only the other model '
+        "gets right.</p>" + rp.table(["protocol", "against", "b", "c", "p-value", "method"], rows)
     )
 
 

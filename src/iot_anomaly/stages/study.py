@@ -23,7 +23,11 @@ from iot_anomaly.stages.evaluate import evaluate_model, paired_test
 #: (model, path into its evaluation result) of every figure the study summarises.
 FIGURES: tuple[tuple[str, tuple[str, ...]], ...] = (
     *((m, ("binary", k)) for m in train.MODELS for k in ("accuracy", "precision", "recall", "f1")),
-    *((m, ("multiclass", "macro_f1")) for m in ("knn", "cnn_lstm", "rf", "ensemble")),
+    *(
+        (m, ("multiclass", k))
+        for m in ("knn", "cnn_lstm", "rf", "ensemble")
+        for k in ("accuracy", "macro_f1")
+    ),
     *((m, ("scores", "roc_auc")) for m in ("ae", "gan")),
     *((m, ("kdd_cost",)) for m in ("knn", "cnn_lstm", "rf", "ensemble")),
 )
