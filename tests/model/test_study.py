@@ -1,13 +1,21 @@
 """The seed study: every model retrained per seed, figures summarised with intervals."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from iot_anomaly.config import Paths
 from iot_anomaly.data.preprocess import targets
 from iot_anomaly.stages import study
+
+
+def _predictions(paths: Paths, seed: int, model: str) -> Path:
+    """Where the study keeps one seed's test predictions of one model."""
+    seeded = study.SeedPaths(paths.root, paths.artifacts / "study" / f"seed_{seed}")
+    return seeded.predictions("paper", model)
 
 
 def test_seed_study_on_slices(trained) -> None:
@@ -22,17 +30,7 @@ def test_seed_study_on_slices(trained) -> None:
     # categories, averaged over the seeds.
     category, _ = targets(pd.read_parquet(paths.split("paper", "test")))
     per_seed = [
-        np.mean(
-            pd.read_parquet(
-                paths.artifacts
-                / "study"
-                / f"seed_{seed}"
-                / "predictions"
-                / "paper"
-                / "ensemble.parquet"
-            )["category"].to_numpy()
-            == category
-        )
+        np.mean(pd.read_parquet(_predictions(paths, seed, "ensemble"))["category"] == category)
         for seed in (1, 2)
     ]
     summary = report["summary"]["ensemble.multiclass.accuracy"]
@@ -41,12 +39,8 @@ def test_seed_study_on_slices(trained) -> None:
         assert report["mcnemar"][seed]["against"] in {"knn", "cnn_lstm", "rf"}
         assert 0.0 <= report["mcnemar"][seed]["p_value"] <= 1.0
     # Seeds change the models: the two GANs' scores are not the same.
-    a = (
-        paths.artifacts / "study" / "seed_1" / "predictions" / "paper" / "gan.parquet"
-    ).read_bytes()
-    b = (
-        paths.artifacts / "study" / "seed_2" / "predictions" / "paper" / "gan.parquet"
-    ).read_bytes()
+    a = _predictions(paths, 1, "gan").read_bytes()
+    b = _predictions(paths, 2, "gan").read_bytes()
     assert a != b
     saved = json.loads((paths.reports / "seed_study_paper.json").read_text())
     assert saved["summary"].keys() == report["summary"].keys()
