@@ -282,8 +282,16 @@ def study(
     protocol: Annotated[
         str, typer.Option("--protocol", help="paper | dedup | corrected")
     ] = "paper",
+    vary: Annotated[
+        str,
+        typer.Option(
+            help="models: the models' seed (split fixed) | split: the test split's seed "
+            "(paper, dedup; the models keep models.seed)."
+        ),
+    ] = "models",
     seeds: Annotated[
-        str | None, typer.Option(help="Comma-separated; default params models.seeds.")
+        str | None,
+        typer.Option(help="Comma-separated; default params models.seeds (models.split_seeds)."),
     ] = None,
     params: ParamsOpt = Path("params.yaml"),
     root: RootOpt = Path(),
@@ -293,11 +301,12 @@ def study(
 
     paths = Paths(root)
     settings = load_params(params)
-    chosen = [int(s) for s in seeds.split(",")] if seeds else list(settings["models"]["seeds"])
+    default = settings["models"]["seeds" if vary == "models" else "split_seeds"]
+    chosen = [int(s) for s in seeds.split(",")] if seeds else list(default)
     with _steps("study") as step:
-        report = stage.run(settings, paths, protocol, chosen, step)
+        report = stage.run(settings, paths, protocol, chosen, step, vary)
     table = _table(
-        f"Seed study on {protocol}: mean and 95% interval over seeds {chosen}",
+        f"Seed study on {protocol}: mean and 95% interval over {vary} seeds {chosen}",
         ("figure", "mean", "95% interval"),
     )
     for name, ci in report["summary"].items():
@@ -308,7 +317,7 @@ def study(
             f"seed {seed}: ensemble vs {test['against']}: b={test['b']}, c={test['c']}, "
             f"p={test['p_value']:.3g} ({test['method']})"
         )
-    console.print(f"Report: {paths.reports / f'seed_study_{protocol}.json'}")
+    console.print(f"Report: {stage.study_file(paths, protocol, vary)}")
 
 
 @app.command()

@@ -44,3 +44,30 @@ def test_seed_study_on_slices(trained) -> None:
     assert a != b
     saved = json.loads((paths.reports / "seed_study_paper.json").read_text())
     assert saved["summary"].keys() == report["summary"].keys()
+
+
+def test_split_study_draws_a_new_test_split_per_seed(trained) -> None:
+    params, paths = trained
+    own_split = paths.split("paper", "test").read_bytes()
+    report = study.run(params, paths, "paper", [1, 2], vary="split")
+    assert report["vary"] == "split" and report["seeds"] == [1, 2]
+    tests = [
+        pd.read_parquet(
+            study.SplitPaths(paths.artifacts / "study" / f"split_{s}").split("paper", "test")
+        )
+        for s in (1, 2)
+    ]
+    # Each seed tests on other rows, drawn from the same file and as many of them.
+    assert not tests[0].index.equals(tests[1].index)
+    assert len(tests[0]) == len(tests[1])
+    assert paths.split("paper", "test").read_bytes() == own_split  # the project's split stays
+    assert {f"{m}.{'.'.join(k)}" for m, k in study.FIGURES} >= set(report["summary"])
+    assert "ensemble.multiclass.macro_f1" in report["summary"]
+    saved = json.loads(study.study_file(paths, "paper", "split").read_text())
+    assert saved["summary"] == json.loads(json.dumps(report["summary"]))
+
+
+def test_split_study_refuses_a_fixed_test_file(trained) -> None:
+    params, paths = trained
+    with pytest.raises(ValueError, match="fixed file"):
+        study.run(params, paths, "corrected", [1], vary="split")

@@ -411,8 +411,9 @@ def seed_section(inputs: SiteInputs) -> str:
                 ]
             )
         seeds = ", ".join(str(s) for s in study.get("seeds", []))
+        varied = "split" if study.get("vary") == "split" else "model"
         out.append(
-            f"<h3>{rp.esc(protocol)}: seeds {rp.esc(seeds)}</h3>"
+            f"<h3>{rp.esc(study.get('protocol', protocol))}: {varied} seeds {rp.esc(seeds)}</h3>"
             + rp.table(["model", "figure", "mean", "95% interval (Student t)", "std", "n"], rows)
         )
     return "".join(out)

@@ -1,6 +1,10 @@
-"""The seed study: retrain every model under each seed in `models.seeds` and report each
-figure's mean and 95% interval, with McNemar's test of the ensemble against the best single
-model per seed. Expensive (every model, every seed), so it is a command of its own
+"""The seed study: retrain every model under each seed and report each figure's mean and 95%
+interval, with McNemar's test of the ensemble against the best single model per seed.
+
+Two things can vary: the models' seed (`models.seeds`; the split stays), or the seed of a
+random-split protocol's split (`models.split_seeds`; the split and its encodings are rebuilt
+and the models keep `models.seed`), which shows how much a figure owes to which rows happened
+to land in the test split. Expensive (every model, every seed), so it is a command of its own
 (`iot-anomaly study`), not part of the default `dvc repro`."""
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from iot_anomaly.config import Paths
 from iot_anomaly.data.preprocess import targets
 from iot_anomaly.evaluation import metrics as mt
 from iot_anomaly.io import write_json
-from iot_anomaly.stages import train
+from iot_anomaly.stages import preprocess, train
 from iot_anomaly.stages.evaluate import evaluate_model, paired_test
 
+VARIES = ("models", "split")
+#: Protocols whose test split is drawn at random (the others test on a fixed file).
+RANDOM_SPLITS = ("paper", "dedup")
 #: (model, path into its evaluation result) of every figure the study summarises.
 FIGURES: tuple[tuple[str, tuple[str, ...]], ...] = (
     *((m, ("binary", k)) for m in train.MODELS for k in ("accuracy", "precision", "recall", "f1")),
@@ -46,6 +53,38 @@ class SeedPaths(Paths):
         return self.seed_dir / "predictions" / protocol / f"{model}.parquet"
 
 
+@dataclass(frozen=True)
+class SplitPaths(Paths):
+    """A whole artifact tree per split seed (splits, encodings, models, predictions); the
+    parsed data sets are the project's."""
+
+    project: Path = Path()
+
+    def clean(self, dataset: str) -> Path:
+        return Paths(self.project).clean(dataset)
+
+
+def study_file(paths: Paths, protocol: str, vary: str) -> Path:
+    """reports/seed_study_<protocol>.json, or ..._split.json when the split's seed varies."""
+    suffix = "" if vary == "models" else f"_{vary}"
+    return paths.reports / f"seed_study_{protocol}{suffix}.json"
+
+
+def _seeded(
+    params: dict[str, Any], paths: Paths, protocol: str, vary: str, seed: int
+) -> tuple[dict[str, Any], Paths]:
+    """The params and paths of one seed's run; for a split seed, the split built first."""
+    seeded = copy.deepcopy(params)
+    if vary == "models":
+        seeded["models"]["seed"] = seed
+        return seeded, SeedPaths(paths.root, paths.artifacts / "study" / f"seed_{seed}")
+    seeded["preprocess"]["seed"] = seed
+    seeded["preprocess"]["protocols"] = [protocol]
+    split_paths = SplitPaths(paths.artifacts / "study" / f"split_{seed}", project=paths.root)
+    preprocess.run(seeded, split_paths)
+    return seeded, split_paths
+
+
 def _dig(result: dict[str, Any], keys: tuple[str, ...]) -> float | None:
     for key in keys:
         result = result.get(key) if isinstance(result, dict) else None
@@ -58,16 +97,24 @@ def run(
     protocol: str,
     seeds: list[int],
     progress: Callable[[str], None] = lambda _: None,
+    vary: str = "models",
 ) -> dict[str, Any]:
-    """Train and evaluate every model per seed; aggregate; write reports/seed_study.json."""
-    test = pd.read_parquet(paths.split(protocol, "test"))
-    category, attack = targets(test)
+    """Train and evaluate every model per seed (of the models, or of the split); aggregate;
+    write the study file (`study_file`)."""
+    if vary not in VARIES:
+        raise ValueError(f"vary must be one of {VARIES}, not {vary!r}")
+    if vary == "split" and protocol not in RANDOM_SPLITS:
+        raise ValueError(
+            f"{protocol!r} tests on a fixed file, so its split has no seed to vary; "
+            f"use one of {RANDOM_SPLITS} or vary the models' seed"
+        )
     per_seed: dict[int, dict[str, Any]] = {}
     paired: dict[int, dict[str, Any]] = {}
     for seed in seeds:
-        seeded = copy.deepcopy(params)
-        seeded["models"]["seed"] = int(seed)
-        seed_paths = SeedPaths(paths.root, paths.artifacts / "study" / f"seed_{seed}")
+        progress(f"seed {seed}: data")
+        seeded, seed_paths = _seeded(params, paths, protocol, vary, int(seed))
+        test = pd.read_parquet(seed_paths.split(protocol, "test"))
+        category, attack = targets(test)
         results = {}
         for model in train.MODELS:
             progress(f"seed {seed}: {model}")
@@ -82,6 +129,8 @@ def run(
         values = [_dig(per_seed[s][model], keys) for s in seeds]
         if all(v is not None for v in values):
             summary[f"{model}.{'.'.join(keys)}"] = mt.mean_ci([float(v) for v in values])
-    report = {"protocol": protocol, "seeds": seeds, "summary": summary, "mcnemar": paired}
-    write_json(report, paths.reports / f"seed_study_{protocol}.json")
+    report = {
+        "protocol": protocol, "vary": vary, "seeds": seeds, "summary": summary, "mcnemar": paired
+    }  # fmt: skip
+    write_json(report, study_file(paths, protocol, vary))
     return report
