@@ -14,7 +14,7 @@ from iot_anomaly.stages import study
 
 def _predictions(paths: Paths, seed: int, model: str) -> Path:
     """Where the study keeps one seed's test predictions of one model."""
-    seeded = study.SeedPaths(paths.root, paths.artifacts / "study" / f"seed_{seed}")
+    seeded = study.SeedPaths(paths.root, study.run_dir(paths, "models", seed))
     return seeded.predictions("paper", model)
 
 
@@ -52,9 +52,7 @@ def test_split_study_draws_a_new_test_split_per_seed(trained) -> None:
     report = study.run(params, paths, "paper", [1, 2], vary="split")
     assert report["vary"] == "split" and report["seeds"] == [1, 2]
     tests = [
-        pd.read_parquet(
-            study.SplitPaths(paths.artifacts / "study" / f"split_{s}").split("paper", "test")
-        )
+        pd.read_parquet(study.SplitPaths(study.run_dir(paths, "split", s)).split("paper", "test"))
         for s in (1, 2)
     ]
     # Each seed tests on other rows, drawn from the same file and as many of them.

@@ -70,6 +70,11 @@ def study_file(paths: Paths, protocol: str, vary: str) -> Path:
     return paths.reports / f"seed_study_{protocol}{suffix}.json"
 
 
+def run_dir(paths: Paths, vary: str, seed: int) -> Path:
+    """Where one seed's run keeps its files: artifacts/study/seed_<seed> or split_<seed>."""
+    return paths.artifacts / "study" / f"{'seed' if vary == 'models' else vary}_{seed}"
+
+
 def _seeded(
     params: dict[str, Any], paths: Paths, protocol: str, vary: str, seed: int
 ) -> tuple[dict[str, Any], Paths]:
@@ -77,10 +82,10 @@ def _seeded(
     seeded = copy.deepcopy(params)
     if vary == "models":
         seeded["models"]["seed"] = seed
-        return seeded, SeedPaths(paths.root, paths.artifacts / "study" / f"seed_{seed}")
+        return seeded, SeedPaths(paths.root, run_dir(paths, vary, seed))
     seeded["preprocess"]["seed"] = seed
     seeded["preprocess"]["protocols"] = [protocol]
-    split_paths = SplitPaths(paths.artifacts / "study" / f"split_{seed}", project=paths.root)
+    split_paths = SplitPaths(run_dir(paths, vary, seed), project=paths.root)
     preprocess.run(seeded, split_paths)
     return seeded, split_paths
 
