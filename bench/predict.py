@@ -24,24 +24,30 @@ from iot_anomaly.data.reader import parse_kdd
 BAR = 50_000
 
 
+def end_to_end(path: Path, runs: int) -> list[float]:
+    """Seconds per run of the whole `iot-anomaly predict` command on `path`."""
+    walls = []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "predictions.csv"
+        cli = Path(sys.executable).with_name("iot-anomaly")
+        for _ in range(runs):
+            started = time.perf_counter()
+            subprocess.run(
+                [str(cli), "predict", "-i", str(path), "-o", str(out)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            walls.append(time.perf_counter() - started)
+    return walls
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", type=Path, default=Path("data/corrected.gz"))
     parser.add_argument("--runs", type=int, default=3, help="end-to-end runs (median reported)")
     args = parser.parse_args()
 
-    walls = []
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "predictions.csv"
-        cli = Path(sys.executable).with_name("iot-anomaly")
-        for _ in range(args.runs):
-            started = time.perf_counter()
-            subprocess.run(
-                [str(cli), "predict", "-i", str(args.input), "-o", str(out)],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-            walls.append(time.perf_counter() - started)
+    walls = end_to_end(args.input, args.runs)
     wall = statistics.median(walls)
 
     frame = parse_kdd(args.input).frame
