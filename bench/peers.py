@@ -43,14 +43,17 @@ def main() -> None:
         with console.status(f"peers on {protocol}"):
             train = pd.read_parquet(paths.split(protocol, "train"))
             test = pd.read_parquet(paths.split(protocol, "test"))
-            label = load_preprocessor(paths.preprocessor(protocol, "label"))
-            onehot = load_preprocessor(paths.preprocessor(protocol, "onehot"))
+            # the encodings our classifiers and our autoencoder see
+            classifier_pre = load_preprocessor(
+                paths.preprocessor(protocol, params["train_knn"]["encoding"])
+            )
+            ae_pre = load_preprocessor(paths.preprocessor(protocol, params["train_ae"]["encoding"]))
             y_train, _ = targets(train)
             y_test, _ = targets(test)
             normal = train[train[schema.CATEGORY] == schema.NORMAL]
             measured[protocol] = peers.measure_peers(
-                transform(label, train), transform(label, test),
-                transform(onehot, normal), transform(onehot, test),
+                transform(classifier_pre, train), transform(classifier_pre, test),
+                transform(ae_pre, normal), transform(ae_pre, test),
                 y_train, y_test, settings,
             )  # fmt: skip
     with console.status(f"`iot-anomaly predict` on {args.input}, {args.runs} runs"):
