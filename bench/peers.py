@@ -4,7 +4,7 @@ Peers (src/iot_anomaly/evaluation/peers.py): scikit-learn's Random Forest and KN
 settings and a plain autoencoder, trained now on the `paper` and `corrected` training rows.
 Ours: the figures of the last `dvc repro` (reports/metrics.json) and `iot-anomaly predict` on
 `corrected.gz`, timed now. Writes reports/bench/peers.json and reports/bench/peers.md.
-Run from the project root after `dvc repro` (about 5 minutes on 2 cores):
+Run from the project root after `dvc repro` (about 2 minutes on 2 cores):
     python bench/peers.py [--runs 3]
 """
 
