@@ -353,3 +353,10 @@ def test_comparison_markdown_and_html_explain_averaging() -> None:
         assert "98.22%" in text and "99.00%" in text and "94.50%" in text
     assert md.count("\n| ") == len(rows) + 1
     assert "<table>" in html and html.count("<tr>") == len(rows) + 1
+
+
+def test_figure_at_walks_a_nested_result() -> None:
+    result = {"paper": {"ensemble": {"binary": {"accuracy": 0.99}}}}
+    assert metrics.figure_at(result, ("paper", "ensemble", "binary", "accuracy")) == 0.99
+    assert metrics.figure_at(result, ("paper", "knn", "binary", "accuracy")) is None
+    assert metrics.figure_at(result, ("paper", "ensemble", "binary", "accuracy", "x")) is None

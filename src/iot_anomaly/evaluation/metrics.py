@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from scipy import stats
@@ -220,3 +220,11 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> dict:
     std = float(data.std(ddof=1))
     half = float(stats.t.ppf((1 + confidence) / 2, df=n - 1)) * std / math.sqrt(n)
     return {"mean": mean, "std": std, "low": mean - half, "high": mean + half, "n": n}
+
+
+def figure_at(result: Any, keys: Sequence[str]) -> Any:
+    """The figure at a path of keys in a nested result (e.g. metrics.json: protocol, model,
+    group, name); None where the path does not exist."""
+    for key in keys:
+        result = result.get(key) if isinstance(result, dict) else None
+    return result

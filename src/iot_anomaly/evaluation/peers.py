@@ -160,18 +160,11 @@ class Bar:
 
 def _ours(*keys: str) -> Callable[[dict[str, Any]], float]:
     """Our figure at this path in reports/metrics.json (protocol, model, group, name)."""
-
-    def figure(ours: dict[str, Any]) -> float:
-        value = ours["metrics"]
-        for key in keys:
-            value = value[key]
-        return value
-
-    return figure
+    return lambda ours: mt.figure_at(ours["metrics"], keys)
 
 
 def _peer(protocol: str, model: str, key: str) -> Callable[[dict[str, Any]], float | None]:
-    return lambda peers: peers.get(protocol, {}).get(model, {}).get(key)  # None: not measured
+    return lambda peers: mt.figure_at(peers, (protocol, model, key))  # None: not measured
 
 
 def _no_peer(_: dict[str, Any]) -> None:

@@ -90,12 +90,6 @@ def _seeded(
     return seeded, split_paths
 
 
-def _dig(result: dict[str, Any], keys: tuple[str, ...]) -> float | None:
-    for key in keys:
-        result = result.get(key) if isinstance(result, dict) else None
-    return result  # type: ignore[return-value]
-
-
 def run(
     params: dict[str, Any],
     paths: Paths,
@@ -131,7 +125,7 @@ def run(
 
     summary = {}
     for model, keys in FIGURES:
-        values = [_dig(per_seed[s][model], keys) for s in seeds]
+        values = [mt.figure_at(per_seed[s][model], keys) for s in seeds]
         if all(v is not None for v in values):
             summary[f"{model}.{'.'.join(keys)}"] = mt.mean_ci([float(v) for v in values])
     report = {
