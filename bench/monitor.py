@@ -37,17 +37,19 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(dir=".") as scratch:
         # Monitoring state in the scratch folder; models and data read from the project.
-        for key in ("inbox", "batches_dir", "reports_dir", "workspace"):
-            params["monitor"][key] = str(Path(scratch) / key)
-        params["promotion"]["decision_log"] = str(Path(scratch) / "decisions.jsonl")
-        store, _ = ensure_champion(params, paths)
+        state = ("inbox", "batches_dir", "reports_dir", "workspace")
+        monitor_cfg = params.monitor.model_copy(update={k: Path(scratch) / k for k in state})
+        log = Path(scratch) / "decisions.jsonl"
+        promotion = params.promotion.model_copy(update={"decision_log": log})
+        params = params.model_copy(update={"monitor": monitor_cfg, "promotion": promotion})
+        store, _ = ensure_champion(params.promotion, params.monitor, paths)
         version = store.current()
         reference_cache = store.version_root(version) / monitor.REFERENCE_PREDICTIONS
         reference_cache.unlink(missing_ok=True)  # count computing it, as on a first batch
 
-        rows = replay_rows(params, pd.read_parquet(paths.clean("test")))
-        batch = next(cut_batches(rows, args.rows, seed=int(params["replay"]["seed"])))
-        write_batch(batch, Path(params["monitor"]["inbox"]), "bench", not args.unlabelled)
+        rows = replay_rows(params.monitor, pd.read_parquet(paths.clean("test")))
+        batch = next(cut_batches(rows, args.rows, seed=params.replay.seed))
+        write_batch(batch, params.monitor.inbox, "bench", not args.unlabelled)
 
         started = time.perf_counter()
         outcome = monitor.run(params, paths)

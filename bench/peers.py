@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="timed `predict` runs (median)")
     args = parser.parse_args()
     params, paths, console = load_params(Path("params.yaml")), Paths(), Console()
-    settings = peers.PeerSettings.from_params(params)
+    settings = params.bench.peers
 
     measured = {}
     for protocol in PROTOCOLS:
@@ -45,9 +45,9 @@ def main() -> None:
             test = pd.read_parquet(paths.split(protocol, "test"))
             # the encodings our classifiers and our autoencoder see
             classifier_pre = load_preprocessor(
-                paths.preprocessor(protocol, params["train_knn"]["encoding"])
+                paths.preprocessor(protocol, params.train_knn.encoding)
             )
-            ae_pre = load_preprocessor(paths.preprocessor(protocol, params["train_ae"]["encoding"]))
+            ae_pre = load_preprocessor(paths.preprocessor(protocol, params.train_ae.encoding))
             y_train, _ = targets(train)
             y_test, _ = targets(test)
             normal = train[train[schema.CATEGORY] == schema.NORMAL]
@@ -66,7 +66,12 @@ def main() -> None:
 
     out = paths.reports / "bench"
     write_json(
-        {"bars": rows, "peers": measured, "predict_seconds": walls, "settings": vars(settings)},
+        {
+            "bars": rows,
+            "peers": measured,
+            "predict_seconds": walls,
+            "settings": settings.model_dump(),
+        },
         out / "peers.json",
     )
     write_text(peers.markdown(rows, measured), out / "peers.md")

@@ -26,11 +26,12 @@ def main() -> None:
     params = load_params(args.params)
 
     start = time.perf_counter()
-    frame = parse_kdd(params["data"]["train_file"]).frame
+    frame = parse_kdd(params.data.train_file).frame
     parsed = time.perf_counter()
     shapes = {}
-    for name, p in params["preprocess"]["encodings"].items():
-        matrix = transform(fit_preprocessor(frame, EncodingSpec.from_params(name, p)), frame)
+    for name, encoding in params.preprocess.encodings.items():
+        spec = EncodingSpec.from_params(name, encoding)
+        matrix = transform(fit_preprocessor(frame, spec), frame)
         shapes[name] = matrix.shape
         del matrix
     wall = time.perf_counter() - start

@@ -5,35 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from iot_anomaly.config import Paths, load_params
+from iot_anomaly.config import Params, Paths, load_params
+from iot_anomaly.params import OrchestrationParams
 
 
-def project(root: str, params_file: str) -> tuple[dict[str, Any], Paths]:
+def project(root: str, params_file: str) -> tuple[Params, Paths]:
     """Params and paths of the project at `root` (the flow's working directory)."""
     root_path = Path(root).resolve()
     return load_params(root_path / params_file), Paths(root_path)
 
 
-def task_runner(params: dict[str, Any]) -> Any:
-    """The task runner named in params: process (default), thread or dask."""
+def task_runner(cfg: OrchestrationParams) -> Any:
+    """The task runner named in params `orchestration`: process (default), thread or dask."""
     from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-    cfg = params["orchestration"]
-    kind = cfg["task_runner"]
+    kind = cfg.task_runner
     if kind == "process":
-        return ProcessPoolTaskRunner(max_workers=int(cfg["max_workers"]))
+        return ProcessPoolTaskRunner(max_workers=cfg.max_workers)
     if kind == "thread":
-        return ThreadPoolTaskRunner(max_workers=int(cfg["max_workers"]))
+        return ThreadPoolTaskRunner(max_workers=cfg.max_workers)
     if kind == "dask":
         from prefect_dask import DaskTaskRunner
 
-        dask = cfg["dask"]
-        if dask.get("address"):
-            return DaskTaskRunner(address=dask["address"])
+        dask = cfg.dask
+        if dask.address:
+            return DaskTaskRunner(address=dask.address)
         return DaskTaskRunner(
             cluster_kwargs={
-                "n_workers": int(dask["n_workers"]),
-                "threads_per_worker": int(dask["threads_per_worker"]),
+                "n_workers": dask.n_workers,
+                "threads_per_worker": dask.threads_per_worker,
                 "processes": True,
                 "dashboard_address": None,
             }

@@ -56,7 +56,7 @@ def monitoring_flow(
 ) -> list[dict[str, Any]]:
     """Process up to `max_batches` inbox batches; start retraining when drift fires."""
     params, paths = project(root, params_file)
-    log = paths.root / params["promotion"]["decision_log"]
+    log = paths.root / params.promotion.decision_log
     outcomes = []
     for _ in range(max_batches):
         outcome = process_batch(params_file, str(paths.root))
@@ -81,7 +81,7 @@ def monitoring_flow(
         if not summary["fired"]:
             continue
         reason = f"drift in batch {outcome['batch']}: " + "; ".join(summary["reasons"])
-        batches = monitor.pending_confirmed(params, paths)
+        batches = monitor.pending_confirmed(params.data.confirmed_dir, params.monitor, paths)
         if not retrain:
             decisions.record(
                 log, "retrain", "not started", "retraining is switched off", batch=outcome["batch"]

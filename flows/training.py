@@ -67,8 +67,9 @@ def _git_commit(root: Path, message: str) -> str | None:
     return _git(root, "rev-parse", "--short", "HEAD").stdout.strip()
 
 
-def _publish(params: dict[str, Any], root: Path, decision: dict[str, Any]) -> None:
-    """Prefect artifacts: the ensemble's figures per protocol and where the reports are."""
+def _publish(decision_log: Path, root: Path, decision: dict[str, Any]) -> None:
+    """Prefect artifacts: the ensemble's figures per protocol and where the reports are
+    (`decision_log`: params `promotion.decision_log`)."""
     import json
 
     metrics_file = root / "reports" / "metrics.json"
@@ -92,7 +93,7 @@ def _publish(params: dict[str, Any], root: Path, decision: dict[str, Any]) -> No
             description="Binary (attack = positive) "
             "and 5-class macro figures on each protocol's test rows",
         )
-    log = root / params["promotion"]["decision_log"]
+    log = root / decision_log
     create_markdown_artifact(
         key="training-reports",
         markdown=(
@@ -115,19 +116,19 @@ def training_flow(
 ) -> dict[str, Any]:
     """Retrain what changed and promote the result if it is not worse than the champion."""
     params, paths = project(root, params_file)
-    log = paths.root / params["promotion"]["decision_log"]
-    orchestration = params["orchestration"]
+    log = paths.root / params.promotion.decision_log
+    orchestration = params.orchestration
     stage = stage_task.with_options(
-        retries=int(orchestration["retries"]),
-        retry_delay_seconds=float(orchestration["retry_delay_s"]),
+        retries=orchestration.retries, retry_delay_seconds=orchestration.retry_delay_s
     )
     try:
         with contextlib.suppress(FileNotFoundError):  # nothing trained yet: nothing to keep
-            ensure_champion(params, paths)  # keep the model in use before anything changes
+            # keep the model in use before anything changes
+            ensure_champion(params.promotion, params.monitor, paths)
         if batches:
-            monitor.join_confirmed(params, paths, batches)
-            pipeline.dvc(paths.root, "add", "--quiet", params["data"]["dir"])
-            pipeline.dvc(paths.root, "push", "--quiet", f"{params['data']['dir']}.dvc")
+            monitor.join_confirmed(params.data.confirmed_dir, params.monitor, paths, batches)
+            pipeline.dvc(paths.root, "add", "--quiet", str(params.data.dir))
+            pipeline.dvc(paths.root, "push", "--quiet", f"{params.data.dir}.dvc")
             decisions.record(
                 log,
                 "training",
@@ -137,8 +138,8 @@ def training_flow(
                 trigger=reason,
             )
         ran: dict[str, Any] = {}
-        runner = task_runner(params)
-        for wave in pipeline.waves(list(params["preprocess"]["protocols"])):
+        runner = task_runner(params.orchestration)
+        for wave in pipeline.waves(paths.root):
             todo = pipeline.stale(paths.root, wave) if record_in_dvc else wave
             if not todo:
                 continue
@@ -161,14 +162,14 @@ def training_flow(
         )
         raise
     commit = None
-    if record_in_dvc and orchestration["git_commit"]:
+    if record_in_dvc and orchestration.git_commit:
         commit = _git_commit(
             paths.root,
             f"Training run ({reason}): {decision['verdict']} "
             f"{decision.get('challenger') or decision.get('version')}"
             + (f"; data joined: {', '.join(batches)}" if batches else ""),
         )
-    _publish(params, paths.root, decision)
+    _publish(params.promotion.decision_log, paths.root, decision)
     print(f"{decision['verdict']}: {decision['reason']}")
     return {"stages": sorted(ran), "decision": decision, "git_commit": commit}
 

@@ -1,5 +1,6 @@
 """A headless Chromium driven over the DevTools protocol, for browser tests: open a page,
-collect console errors and every request it made, list its links, take a screenshot.
+collect console errors and every request it made, list its links (HTML and inline SVG), take a
+screenshot.
 
 Only the system's `chromium` (Debian's package) and the `websockets` client are needed: no
 browser download. Name resolution is switched off for every host but the loopback, so a
@@ -211,7 +212,9 @@ class Chromium:
         found = self.evaluate(
             """JSON.stringify({
                 title: document.title,
-                links: Array.from(document.querySelectorAll('a')).map(a => a.getAttribute('href'))
+                links: Array.from(document.querySelectorAll('a'))
+                    .map(a => a.getAttribute('href')
+                        || a.getAttributeNS('http://www.w3.org/1999/xlink', 'href'))
                     .filter(h => h).map(h => new URL(h, document.baseURI).href),
                 broken: Array.from(document.images)
                     .filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)

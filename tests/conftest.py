@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from iot_anomaly.config import Paths, load_params
+from iot_anomaly.config import Params, Paths, load_params
 from iot_anomaly.data.reader import parse_kdd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ def root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def params() -> dict:
+def params() -> Params:
     return load_params(ROOT / "params.yaml")
 
 
@@ -82,9 +82,11 @@ TRAINED_PROTOCOLS = ["paper", "corrected"]
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory, root, train_lines, test_lines) -> tuple[dict, Paths]:
+def trained(tmp_path_factory, root, train_lines, test_lines) -> tuple[Params, Paths]:
     """A small trained project: slices of both files, every model trained for a few epochs
-    on the `paper` and `corrected` protocols, then evaluated."""
+    on the `paper` and `corrected` protocols (no progress bars), then evaluated."""
+    from iot_anomaly.models import catalog
+    from iot_anomaly.runtime import Runtime
     from iot_anomaly.stages import evaluate, preprocess, train, validate
     from tests.helpers import fast_params, small_project
 
@@ -94,7 +96,7 @@ def trained(tmp_path_factory, root, train_lines, test_lines) -> tuple[dict, Path
     validate.run(params, paths)
     preprocess.run(params, paths)
     for protocol in TRAINED_PROTOCOLS:
-        for model in train.MODELS:
-            train.run(params, paths, model, protocol)
+        for model in catalog.TRAINING_ORDER:
+            train.run(params, paths, model, protocol, Runtime(progress=False))
     evaluate.run(params, paths)
     return params, paths

@@ -4,11 +4,14 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from iot_anomaly.config import Paths, load_params
+from iot_anomaly.config import Params, Paths, load_params, parse_params
+from iot_anomaly.params import dump_params
 
 
 def small_project(dest: Path, root: Path, train: list[str], test: list[str]) -> Path:
@@ -30,27 +33,37 @@ def blank_row(**values: object) -> dict[str, object]:
     return row | values
 
 
-def fast_params(project: Path, protocols: list[str] | None = None) -> dict:
-    """Params for a quick run on slices: few epochs, small forests, no progress bars."""
-    params = load_params(project / "params.yaml")
-    if protocols is not None:
-        params["preprocess"]["protocols"] = protocols
-    params["models"]["progress"] = False
-    params["train_ae"]["epochs"] = 4
-    params["train_gan"]["profiles"]["ours"]["epochs"] = 4
-    params["train_cnn_lstm"]["epochs"] = 4
-    params["train_cnn_lstm"]["batch_size"] = 32  # enough SGD steps on a slice
-    # A 99.5th percentile of ~900 normal rows is set by a handful of outliers.
-    params["train_ae"]["threshold_percentile"] = 95
-    params["train_gan"]["threshold_percentile"] = 95
-    params["train_rf"]["forest"]["n_estimators"] = 30
-    params["ensemble"]["forest"]["n_estimators"] = 30
-    params["ensemble"]["min_conflicts"] = 5
-    params["evaluate"]["permutation_rows"] = 500
-    params["evaluate"]["permutation_repeats"] = 1
-    params["monitor"]["reference_rows"] = 2000
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
+def edit_params(path: Path, change: Callable[[dict[str, Any]], None]) -> Params:
+    """Apply `change` to the params file at `path` (as plain values, keyed as in the file),
+    check the result and write it back; return it."""
+    values = dump_params(load_params(path))
+    change(values)
+    params = parse_params(values, path)
+    path.write_text(yaml.safe_dump(dump_params(params), sort_keys=False))
     return params
+
+
+def fast_params(project: Path, protocols: list[str] | None = None) -> Params:
+    """Params for a quick run on slices: few epochs, small forests."""
+
+    def quick(p: dict[str, Any]) -> None:
+        if protocols is not None:
+            p["preprocess"]["protocols"] = protocols
+        p["train_ae"]["epochs"] = 4
+        p["train_gan"]["profiles"]["ours"]["epochs"] = 4
+        p["train_cnn_lstm"]["epochs"] = 4
+        p["train_cnn_lstm"]["batch_size"] = 32  # enough SGD steps on a slice
+        # A 99.5th percentile of ~900 normal rows is set by a handful of outliers.
+        p["train_ae"]["threshold_percentile"] = 95
+        p["train_gan"]["threshold_percentile"] = 95
+        p["train_rf"]["forest"]["n_estimators"] = 30
+        p["ensemble"]["forest"]["n_estimators"] = 30
+        p["ensemble"]["min_conflicts"] = 5
+        p["evaluate"]["permutation_rows"] = 500
+        p["evaluate"]["permutation_repeats"] = 1
+        p["monitor"]["reference_rows"] = 2000
+
+    return edit_params(project / "params.yaml", quick)
 
 
 def run_tool(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
@@ -94,22 +107,23 @@ def small_project_data(dest: Path, train: list[str], test: list[str]) -> None:
     (dest / "data").mkdir(parents=True, exist_ok=True)
     (dest / "data" / "train.csv").write_text("\n".join(train) + "\n")
     (dest / "data" / "test.csv").write_text("\n".join(test) + "\n")
-    params = load_params(dest / "params.yaml")
-    params["data"] |= {"train_file": "data/train.csv", "test_file": "data/test.csv"}
-    # Row-count and class-share bounds are for the whole 10% file, not a slice.
-    params["validate"]["suites"]["train"] = [
-        s for s in params["validate"]["suites"]["train"] if "training" not in s
-    ]
-    (dest / "params.yaml").write_text(yaml.safe_dump(params))
+
+    def slices(p: dict[str, Any]) -> None:
+        p["data"] |= {"train_file": "data/train.csv", "test_file": "data/test.csv"}
+        # Row-count and class-share bounds are for the whole 10% file, not a slice.
+        suites = p["validate"]["suites"]
+        suites["train"] = [s for s in suites["train"] if "training" not in s]
+
+    edit_params(dest / "params.yaml", slices)
 
 
-def registered_copy(source: Paths, dest: Path) -> tuple[dict, Paths]:
+def registered_copy(source: Paths, dest: Path) -> tuple[Params, Paths]:
     """A copy of a trained project at `dest`, its model registered; returns its params and
     paths (tests that write monitoring state work on a copy of the shared project)."""
     from iot_anomaly import champion
 
     shutil.copytree(source.root, dest)
     paths = Paths(dest)
-    params = yaml.safe_load((dest / "params.yaml").read_text())
+    params = load_params(dest / "params.yaml")
     champion.register(params, paths)
     return params, paths

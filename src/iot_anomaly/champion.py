@@ -24,21 +24,17 @@ from iot_anomaly.config import Paths
 from iot_anomaly.data.preprocess import load_preprocessor, targets, transform
 from iot_anomaly.evaluation import metrics as mt
 from iot_anomaly.io import atomic_write
+from iot_anomaly.models import catalog
 from iot_anomaly.models import ensemble as ens
 from iot_anomaly.models.envelope import ServiceEnvelope, load_envelope
 from iot_anomaly.models.inputs import unique_rows
 from iot_anomaly.models.knn import KnnClassifier
-from iot_anomaly.models.runner import (
-    SCORERS,
-    LocalNetworks,
-    Networks,
-    PredictSettings,
-    network_files,
-    read_record,
-)
+from iot_anomaly.models.runner import SCORERS, LocalNetworks, Networks, network_files, read_record
+from iot_anomaly.params import Params
+from iot_anomaly.runtime import Runtime
 
 CHAMPION_PROTOCOL = "corrected"  # its training split is the whole 10% file
-COMPONENTS = ("knn", "cnn_lstm", "rf", "ensemble", "ae", "gan")
+COMPONENTS = catalog.NAMES  # every model the champion serves
 PARAM_GROUPS = (
     "preprocess",
     "models",
@@ -68,7 +64,7 @@ def _git_commit(root: Path) -> str | None:
     return done.stdout.strip() or None
 
 
-def register(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
+def register(params: Params, paths: Paths) -> dict[str, Any]:
     """Write artifacts/registry/champion.json for the current champion models."""
     protocol = CHAMPION_PROTOCOL
     data_dvc = paths.root / "data.dvc"
@@ -87,12 +83,12 @@ def register(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         "model": "ensemble",
         "version": version,
         "protocol": protocol,
-        "trained_on": params["data"]["train_file"],
+        "trained_on": str(params.data.train_file),
         "data_version": data_version,
         "git_commit": _git_commit(paths.root),
         "registered_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "components": components,
-        "params": {g: params.get(g) for g in PARAM_GROUPS},
+        "params": {g: getattr(params, g).model_dump(mode="json") for g in PARAM_GROUPS},
         "evaluation_on_corrected": None
         if metrics is None
         else {
@@ -165,28 +161,29 @@ class Champion:
     networks: Networks
     thresholds: dict[str, float]
     record: dict[str, Any]
-    settings: PredictSettings = field(default_factory=PredictSettings)
+    settings: Runtime = field(default_factory=Runtime)
 
     @classmethod
     def load(
-        cls, paths: Paths, settings: PredictSettings | None = None, networks: Networks | None = None
+        cls, paths: Paths, settings: Runtime | None = None, networks: Networks | None = None
     ) -> Champion:
         """Load the registered champion; its networks run in this process unless a running
-        `networks` (e.g. the helper process of `start_networks`) is given."""
+        `networks` (e.g. the helper process of `start_networks`) is given. `settings` (how
+        the work is spread) defaults to the environment's."""
         record = read_record(paths)
-        settings = settings or PredictSettings()
+        settings = settings or Runtime.from_env()
         protocol = record["protocol"]
-        params = record["params"]
+        recorded = record["params"]  # the params groups it was trained with, as registered
         thresholds = {}
         for name in SCORERS:
             meta = json.loads((paths.model_dir(protocol, name) / "meta.json").read_text())
             thresholds[name] = float(meta["threshold"])
         return cls(
             label_pre=load_preprocessor(
-                paths.preprocessor(protocol, params["train_knn"]["encoding"])
+                paths.preprocessor(protocol, recorded["train_knn"]["encoding"])
             ),
             onehot_pre=load_preprocessor(
-                paths.preprocessor(protocol, params["train_ae"]["encoding"])
+                paths.preprocessor(protocol, recorded["train_ae"]["encoding"])
             ),
             knn=KnnClassifier.load(paths.model_dir(protocol, "knn") / "model"),
             forest=joblib.load(paths.model_dir(protocol, "ensemble") / "forest.joblib"),
@@ -203,25 +200,25 @@ class Champion:
         """KNN votes, CNN+LSTM probabilities and the anomaly scores of the distinct rows.
 
         The networks (in this thread or in the helper process) take one core until they
-        answer; the other `workers` - 1 threads make the one-hot rows and run the KNN search
+        answer; the other `predict_workers` - 1 threads make the one-hot rows and run the KNN search
         in chunks (faiss and torch release the GIL), and one more thread joins them once the
         networks are done. More threads than cores would only thrash the caches. No row's
         answer depends on how the rows are grouped (see `run_batched` for the networks).
         """
         s = self.settings
-        self.knn.threads = s.threads
+        self.knn.threads = s.predict_threads
         chunks = [X[i : i + s.knn_chunk] for i in range(0, len(X), s.knn_chunk)]
         self.networks.start(X)
-        if s.workers == 1:
+        if s.predict_workers == 1:
             proba, scores = self.networks.finish(lambda: transform(self.onehot_pre, distinct))
             return np.concatenate([self.knn.predict(c) for c in chunks]), proba, scores
-        cores = threading.Semaphore(s.workers - 1)
+        cores = threading.Semaphore(s.predict_workers - 1)
 
         def on_a_core(fn: Any, *args: Any) -> Any:
             with cores:
                 return fn(*args)
 
-        with ThreadPoolExecutor(max_workers=s.workers) as pool:
+        with ThreadPoolExecutor(max_workers=s.predict_workers) as pool:
             X_onehot = pool.submit(on_a_core, transform, self.onehot_pre, distinct)
             knn = [pool.submit(on_a_core, self.knn.predict, chunk) for chunk in chunks]
             try:

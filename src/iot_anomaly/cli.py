@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from iot_anomaly.config import Paths, load_params, serving_paths
+from iot_anomaly.config import Params, ParamsError, Paths, load_params, serving_paths
 
 app = typer.Typer(
     help=(
         "Detect attacks in IoT network traffic (KDD Cup 99). The full pipeline runs with "
-        "`dvc repro`; each stage is a command here."
+        "`dvc repro`; each stage is a command here. Settings that change results are in "
+        "params.yaml; how work is spread (threads, workers) comes from IOT_ANOMALY_* "
+        "environment variables (see the iot_anomaly.runtime module)."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -51,9 +53,18 @@ def _table(title: str, columns: tuple[str, ...], left: int = 1) -> Table:
     return table
 
 
-def _fail(err: Exception) -> None:
+def _fail(err: Exception) -> NoReturn:
     console.print(f"[bold red]error:[/] {err}")
     raise typer.Exit(code=1)
+
+
+def _load(params: Path) -> Params:
+    """The validated params file; a missing file or a bad value ends the command with the
+    error (which names the file and the key)."""
+    try:
+        return load_params(params)
+    except (FileNotFoundError, ParamsError) as err:
+        _fail(err)
 
 
 @app.command()
@@ -225,13 +236,13 @@ def predict(
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from iot_anomaly.models.runner import PredictSettings, start_networks
+    from iot_anomaly.models.runner import start_networks
+    from iot_anomaly.runtime import Runtime
 
     started = time.perf_counter()
     try:
-        settings_file = load_params(params)
-        paths = serving_paths(settings_file, Paths(root))
-        settings = PredictSettings.from_params(settings_file)
+        paths = serving_paths(load_params(params).promotion.champion_dir, Paths(root))
+        settings = Runtime.from_env()
         # First thing: the networks' helper process imports PyTorch while we parse.
         networks = start_networks(paths, settings)
     except (FileNotFoundError, ValueError) as err:
@@ -300,8 +311,8 @@ def study(
     from iot_anomaly.stages import study as stage
 
     paths = Paths(root)
-    settings = load_params(params)
-    default = settings["models"]["seeds" if vary == "models" else "split_seeds"]
+    settings = _load(params)
+    default = settings.models.seeds if vary == "models" else settings.models.split_seeds
     chosen = [int(s) for s in seeds.split(",")] if seeds else list(default)
     with _steps("study") as step:
         report = stage.run(settings, paths, protocol, chosen, step, vary)
@@ -335,13 +346,13 @@ def download(
     """
     from iot_anomaly.data.download import ChecksumError, download_all
 
-    cfg = load_params(params)["data"]
+    cfg = _load(params).data
     try:
         with _steps("download") as step:
-            step(f"{len(cfg['sha256'])} files from {url or cfg['source_url']}")
+            step(f"{len(cfg.sha256)} files from {url or cfg.source_url}")
             files = download_all(
-                url or cfg["source_url"], cfg["sha256"], dest or Path(cfg["dir"]),
-                timeout=float(cfg["download_timeout_s"]),
+                url or cfg.source_url, cfg.sha256, dest or cfg.dir,
+                timeout=cfg.download_timeout_s,
             )  # fmt: skip
     except ChecksumError as err:
         _fail(err)
@@ -357,7 +368,7 @@ def promote(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) -> 
     promote it only if the rule in params allows (the training flow does this itself)."""
     from iot_anomaly.stages import promote as stage
 
-    paths, settings = Paths(root), load_params(params)
+    paths, settings = Paths(root), _load(params)
     try:
         with _steps("promote") as step:
             entry = stage.run(settings, paths, "manual", step)
@@ -365,7 +376,7 @@ def promote(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) -> 
         _fail(err)
     colour = {"promoted": "green", "rejected": "red"}.get(entry["verdict"], "yellow")
     console.print(f"[bold {colour}]{entry['verdict']}[/]: {entry['reason']}")
-    log = paths.root / settings["promotion"]["decision_log"]
+    log = paths.root / settings.promotion.decision_log
     console.print(f"Decision log: {log.with_suffix('.html')}")
 
 
@@ -379,7 +390,7 @@ def monitor(
     the drift decision (the monitoring flow does the same and also starts retraining)."""
     from iot_anomaly.stages import monitor as stage
 
-    paths, settings = Paths(root), load_params(params)
+    paths, settings = Paths(root), _load(params)
     table = _table(
         "Monitored batches",
         ("batch", "status", "rows", "quarantined", "drifted features", "attack share", "drift"),
@@ -399,7 +410,7 @@ def monitor(
             ("[red]fired[/]" if outcome.fired else "[green]no[/]") if d else outcome.reason,
         )  # fmt: skip
     if not done:
-        console.print(f"Inbox {paths.root / settings['monitor']['inbox']} is empty.")
+        console.print(f"Inbox {paths.root / settings.monitor.inbox} is empty.")
         return
     console.print(table)
     for outcome in done:
@@ -408,8 +419,8 @@ def monitor(
                 f"[red]drift in {outcome.batch}:[/] {'; '.join(outcome.drift['reasons'])}; "
                 "retrain with the training flow (`python -m flows.training`)"
             )
-    console.print(f"Drift reports: {paths.root / settings['monitor']['reports_dir']}")
-    log = paths.root / settings["promotion"]["decision_log"]
+    console.print(f"Drift reports: {paths.root / settings.monitor.reports_dir}")
+    log = paths.root / settings.promotion.decision_log
     console.print(f"Decision log: {log.with_suffix('.html')}")
     console.print("Review site: `iot-anomaly report`, then open reports/site/index.html")
 
@@ -440,16 +451,16 @@ def replay(
     from iot_anomaly.monitoring.promotion import replay_rows
     from iot_anomaly.monitoring.replay import cut_batches, write_batch
 
-    paths, settings = Paths(root), load_params(params)
-    cfg = settings["replay"]
+    paths, settings = Paths(root), _load(params)
+    cfg = settings.replay
     clean = paths.clean("test")
     if not clean.is_file():
         _fail(FileNotFoundError(f"{clean}: run `dvc repro validate` first"))
-    source = replay_rows(settings, pd.read_parquet(clean))
-    size, pause = rows or int(cfg["rows"]), float(every if every is not None else cfg["every_s"])
+    source = replay_rows(settings.monitor, pd.read_parquet(clean))
+    size, pause = rows or cfg.rows, every if every is not None else cfg.every_s
     total = -(-len(source) // size)
     planned = min(total, count) if count else total
-    inbox = paths.root / settings["monitor"]["inbox"]
+    inbox = paths.root / settings.monitor.inbox
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     written = []
     with Progress(
@@ -457,7 +468,7 @@ def replay(
         TimeElapsedColumn(), console=console,
     ) as progress:  # fmt: skip
         task = progress.add_task("", total=planned)
-        batches = cut_batches(source, size, int(cfg["seed"]), unseen_share)
+        batches = cut_batches(source, size, cfg.seed, unseen_share)
         for i, batch in enumerate(batches, 1):
             if i > planned:
                 break
@@ -478,7 +489,7 @@ def report(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) -> N
     and the decision log, as static pages that open offline."""
     from iot_anomaly.stages import report as stage
 
-    paths, settings = Paths(root), load_params(params)
+    paths, settings = Paths(root), _load(params)
     try:
         with _steps("report") as step:
             summary = stage.run(settings, paths, step)
@@ -495,6 +506,25 @@ def report(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) -> N
     table.add_row("champion version", summary["champion"] or "none")
     console.print(table)
     console.print(f"Open: {summary['site']}")
+
+
+@app.command()
+def docs(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The page to write.")] = Path(
+        "docs/results.md"
+    ),
+    params: ParamsOpt = Path("params.yaml"),
+    root: RootOpt = Path(),
+) -> None:
+    """Render the documentation's results page (docs/results.md) from the reports: seed-study
+    means with their 95% intervals, the paper comparison, one-run figures labelled as such."""
+    from iot_anomaly.review.docs import run
+
+    try:
+        page = run(load_params(params), Paths(root), output)
+    except (FileNotFoundError, ValueError) as err:
+        _fail(err)
+    console.print(f"Results page: {page}")
 
 
 if __name__ == "__main__":

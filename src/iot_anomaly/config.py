@@ -1,28 +1,29 @@
-"""Parameters (params.yaml) and the project's file layout, in one place."""
+"""Parameters (params.yaml, typed in `iot_anomaly.params`) and the project's file layout, in
+one place."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
+from iot_anomaly.params import DEFAULT_PARAMS, Params, ParamsError, load_params, parse_params
 
-DEFAULT_PARAMS = Path("params.yaml")
+__all__ = [
+    "CONFIRMED",
+    "DATASETS",
+    "DEFAULT_PARAMS",
+    "Params",
+    "ParamsError",
+    "Paths",
+    "champion_version_root",
+    "current_champion",
+    "load_params",
+    "parse_params",
+    "serving_paths",
+]
+
 DATASETS = ("train", "test")  # the 10% file and corrected.gz, as named in params
 CONFIRMED = "confirmed"  # labelled monitoring batches that joined the training data
-
-
-def load_params(path: Path | str = DEFAULT_PARAMS) -> dict[str, Any]:
-    """Read params.yaml; a missing file or group is a clear error, not a KeyError later."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: parameters file not found (run from the project root)")
-    params = yaml.safe_load(path.read_text()) or {}
-    for group in ("data", "validate", "preprocess", "models"):
-        if group not in params:
-            raise ValueError(f"{path}: missing the '{group}' group")
-    return params
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,10 @@ def current_champion(store: Path) -> str | None:
     return (current.read_text().strip() or None) if current.is_file() else None
 
 
-def serving_paths(params: dict[str, Any], paths: Paths) -> Paths:
-    """Where the model in use is read from: the promoted champion in the champion store, or,
-    before the first promotion, the model the pipeline registered."""
-    store = paths.root / params.get("promotion", {}).get("champion_dir", "artifacts/champion")
+def serving_paths(champion_dir: Path, paths: Paths) -> Paths:
+    """Where the model in use is read from: the promoted champion in the champion store
+    (`promotion.champion_dir`), or, before the first promotion, the model the pipeline
+    registered."""
+    store = paths.root / champion_dir
     version = current_champion(store)
     return Paths(champion_version_root(store, version)) if version else paths

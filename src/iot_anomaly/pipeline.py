@@ -1,8 +1,10 @@
 """The pipeline of `dvc.yaml` as waves of independent stages, each stage name mapped to the
 function its DVC command runs, and DVC commands serialised per workspace.
 
-The training flow runs a wave's stale stages concurrently, then records their outputs
-with `dvc commit`, so a flow run and `dvc repro` leave the same artifacts and `dvc.lock`.
+`dvc.yaml` is the one description of the pipeline's shape: the waves come from DVC's own
+stage graph, so a stage added there is run by the training flow too. The training flow runs
+a wave's stale stages concurrently, then records their outputs with `dvc commit`, so a flow
+run and `dvc repro` leave the same artifacts and `dvc.lock`.
 """
 
 from __future__ import annotations
@@ -10,51 +12,72 @@ from __future__ import annotations
 import fcntl
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from iot_anomaly.config import Paths
 
-TRAINED = ("ae", "gan", "cnn_lstm", "knn", "rf")  # one `train_<model>` stage each
+STAGE_MODULES: dict[str, str] = {
+    "validate": "iot_anomaly.stages.validate",
+    "preprocess": "iot_anomaly.stages.preprocess",
+    "train": "iot_anomaly.stages.train",
+    "evaluate": "iot_anomaly.stages.evaluate",
+    "register": "iot_anomaly.champion",
+    "report": "iot_anomaly.stages.report",
+    "docs": "iot_anomaly.review.docs",
+}
+"""The module whose function each kind of stage runs (every `train_<model>` and `ensemble`
+stage runs `stages.train`); a test checks each stage's `dvc.yaml` deps against the code these
+modules import."""
 
 
-def waves(protocols: list[str]) -> list[list[str]]:
-    """Stage names in dependency order; the stages within a wave do not depend on each
-    other and may run at the same time."""
-    return [
-        ["validate"],
-        ["preprocess"],
-        [f"train_{m}@{p}" for p in protocols for m in TRAINED],
-        [f"ensemble@{p}" for p in protocols],
-        ["evaluate"],
-        ["register"],
-        ["report"],
-    ]
+def stage_kind(name: str) -> str:
+    """`train` for a model's stage (`train_ae@paper`, `ensemble@corrected`), else the name
+    without its matrix item."""
+    from iot_anomaly.models import catalog
+
+    base = name.partition("@")[0]
+    return "train" if base in {m.stage for m in catalog.MODELS} else base
 
 
-def run_stage(name: str, params: dict[str, Any], paths: Paths) -> dict[str, Any]:
+def waves(root: Path) -> list[list[str]]:
+    """The stages of `root`'s dvc.yaml in dependency order, as DVC's stage graph gives them;
+    the stages within a wave do not depend on each other and may run at the same time."""
+    import networkx as nx
+    from dvc.repo import Repo
+
+    with workspace_lock(root), Repo(str(root)) as repo:
+        graph = repo.index.graph  # edges run from a stage to the stages it depends on
+        return [
+            sorted(s.name for s in generation if s.cmd)
+            for generation in nx.topological_generations(graph.reverse())
+            if any(s.cmd for s in generation)
+        ]
+
+
+def _runner(kind: str) -> Callable[..., Any]:
+    from importlib import import_module
+
+    if kind not in STAGE_MODULES:
+        raise ValueError(f"unknown stage kind {kind!r}; expected one of {sorted(STAGE_MODULES)}")
+    module = import_module(STAGE_MODULES[kind])
+    return module.register if kind == "register" else module.run
+
+
+def run_stage(name: str, params: Any, paths: Paths) -> Any:
     """Run one stage's function, as its `iot-anomaly` command would."""
-    from iot_anomaly import champion
-    from iot_anomaly.stages import evaluate, preprocess, report, train, validate
+    from iot_anomaly.models import catalog
 
+    kind = stage_kind(name)
+    if kind != "train":
+        return _runner(kind)(params, paths)
     base, _, protocol = name.partition("@")
-    if base == "validate":
-        return {r.name: r.summary() for r in validate.run(params, paths)}
-    if base == "preprocess":
-        return preprocess.run(params, paths)
-    if base == "evaluate":
-        evaluate.run(params, paths)
-        return {"metrics": str(paths.reports / "metrics.json")}
-    if base == "register":
-        return champion.register(params, paths)
-    if base == "report":
-        return report.run(params, paths)
-    model = base.removeprefix("train_")
-    if model not in (*TRAINED, "ensemble") or not protocol:
-        raise ValueError(f"unknown stage {name!r}")
-    return train.run(params, paths, model, protocol)
+    model = next(m.name for m in catalog.MODELS if m.stage == base)
+    if not protocol:
+        raise ValueError(f"stage {name!r} names no protocol (train_<model>@<protocol>)")
+    return _runner(kind)(params, paths, model, protocol)
 
 
 class DvcError(RuntimeError):
@@ -93,12 +116,10 @@ def stale(root: Path, stages: list[str]) -> list[str]:
 def git_tracked_outputs(root: Path) -> list[str]:
     """Outputs that dvc.yaml keeps out of the DVC cache (`cache: false`): metrics, reports
     and the registry file, which git versions beside dvc.lock."""
-    import yaml
+    from dvc.repo import Repo
 
-    found = []
-    for stage in yaml.safe_load((root / "dvc.yaml").read_text())["stages"].values():
-        for key in ("outs", "metrics", "plots"):
-            for entry in stage.get(key, []):
-                if isinstance(entry, dict):
-                    found += [path for path, opts in entry.items() if opts.get("cache") is False]
-    return found
+    with workspace_lock(root), Repo(str(root)) as repo:
+        return [
+            str(out.def_path) for stage in repo.index.stages for out in stage.outs
+            if stage.cmd and not out.use_cache
+        ]  # fmt: skip

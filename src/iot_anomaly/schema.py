@@ -10,7 +10,6 @@ from typing import Final
 
 LABEL: Final = "label"
 CATEGORY: Final = "category"
-IS_ATTACK: Final = "is_attack"
 
 #: The 41 connection features, in file order.
 FEATURES: Final[tuple[str, ...]] = (

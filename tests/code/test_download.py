@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from iot_anomaly.config import Params
 from iot_anomaly.data.download import ChecksumError, download_all, sha256_of
 
 
@@ -52,8 +53,8 @@ def test_mismatch_is_refused_and_old_file_kept(server, tmp_path: Path) -> None:
     assert [p.name for p in dest.iterdir()] == ["a.gz"]  # no partial file left
 
 
-def test_params_name_the_official_checksums(params: dict) -> None:
-    sums = params["data"]["sha256"]
+def test_params_name_the_official_checksums(params: Params) -> None:
+    sums = params.data.sha256
     assert sums["kddcup.data_10_percent.gz"].startswith("8045aca0")
     assert sums["corrected.gz"].startswith("abd81655")  # as UCI serves it
-    assert params["data"]["source_url"].startswith("http://kdd.ics.uci.edu/")
+    assert params.data.source_url.startswith("http://kdd.ics.uci.edu/")

@@ -1,12 +1,11 @@
 """Pure logic of monitoring and orchestration: promotion rule, holdout and replay, the drift
-decision, the decision log, pipeline waves against dvc.yaml, confirmed rows in splits."""
+decision, the decision log, the outputs git versions, confirmed rows in splits."""
 
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from iot_anomaly import pipeline, schema
 from iot_anomaly.data.splits import build_protocols, row_keys
@@ -14,11 +13,12 @@ from iot_anomaly.monitoring import decisions
 from iot_anomaly.monitoring.drift import DriftSummary, decide
 from iot_anomaly.monitoring.promotion import compare, holdout_mask, replay_rows
 from iot_anomaly.monitoring.replay import cut_batches
+from iot_anomaly.params import Params, PromotionRule
 from tests.helpers import blank_row
 
 RULES = {
-    "kdd_cost": {"better": "lower", "tolerance": 0.0},
-    "accuracy": {"better": "higher", "tolerance": 0.001},
+    "kdd_cost": PromotionRule(better="lower", tolerance=0.0),
+    "accuracy": PromotionRule(better="higher", tolerance=0.001),
 }
 
 
@@ -39,15 +39,15 @@ def test_promotion_rule_uses_direction_and_tolerance() -> None:
     assert not worse_acc
 
 
-def test_holdout_is_fixed_and_replay_never_sends_it(params: dict) -> None:
+def test_holdout_is_fixed_and_replay_never_sends_it(params: Params) -> None:
     a, b = holdout_mask(10_000, 0.2, 42), holdout_mask(10_000, 0.2, 42)
     assert np.array_equal(a, b) and 0.18 < a.mean() < 0.22
     assert not np.array_equal(a, holdout_mask(10_000, 0.2, 7))
     with pytest.raises(ValueError, match="holdout_fraction"):
         holdout_mask(10, 1.5, 42)
     frame = pd.DataFrame({"x": range(10_000)})
-    replayed = replay_rows(params, frame)
-    mask = holdout_mask(10_000, params["monitor"]["holdout_fraction"], params["monitor"]["seed"])
+    replayed = replay_rows(params.monitor, frame)
+    mask = holdout_mask(10_000, params.monitor.holdout_fraction, params.monitor.seed)
     assert set(replayed["x"]).isdisjoint(set(frame["x"][mask]))
     assert len(replayed) + mask.sum() == 10_000
 
@@ -93,20 +93,10 @@ def test_decision_log_appends_and_renders(tmp_path: Path) -> None:
         decisions.record(log, "coffee", "x", "y")
 
 
-def test_waves_are_exactly_the_stages_of_dvc_yaml(root: Path, params: dict) -> None:
-    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
-    expected = set()
-    for name, stage in stages.items():
-        if "matrix" in stage:
-            expected |= {f"{name}@{p}" for p in stage["matrix"]["protocol"]}
-        else:
-            expected.add(name)
-    waves = pipeline.waves(list(params["preprocess"]["protocols"]))
-    flat = [s for wave in waves for s in wave]
-    assert len(flat) == len(set(flat)) and set(flat) == expected
-    assert "reports/metrics.json" in pipeline.git_tracked_outputs(root)
-    with pytest.raises(ValueError, match="unknown stage"):
-        pipeline.run_stage("train_svm@paper", params, None)  # type: ignore[arg-type]
+def test_git_tracked_outputs_are_the_uncached_outputs(root: Path) -> None:
+    tracked = pipeline.git_tracked_outputs(root)
+    assert "reports/metrics.json" in tracked and "artifacts/registry/champion.json" in tracked
+    assert not any(p.startswith("artifacts/models") for p in tracked)
 
 
 def test_confirmed_rows_train_the_corrected_protocol_and_leave_its_test_set() -> None:
@@ -122,11 +112,11 @@ def test_confirmed_rows_train_the_corrected_protocol_and_leave_its_test_set() ->
     assert len(splits["paper"].train) + len(splits["paper"].test) == 10  # untouched
 
 
-def test_a_batch_waits_in_the_inbox_while_there_is_no_model(tmp_path: Path, params: dict) -> None:
+def test_a_batch_waits_in_the_inbox_while_there_is_no_model(tmp_path: Path, params: Params) -> None:
     from iot_anomaly.config import Paths
     from iot_anomaly.stages import monitor
 
-    inbox = tmp_path / params["monitor"]["inbox"]
+    inbox = tmp_path / params.monitor.inbox
     inbox.mkdir()
     (inbox / "b1.csv").write_text("\n".join(",".join(["0"] * 41) for _ in range(3)) + "\n")
     with pytest.raises(FileNotFoundError, match="no model registered"):

@@ -4,16 +4,13 @@ import numpy as np
 import pytest
 
 from iot_anomaly.evaluation import peers
+from iot_anomaly.params import PeerAutoencoder, PeersParams
 
-SETTINGS = peers.PeerSettings(
-    knn_rows=50, ae_hidden=(8, 4), ae_epochs=30, ae_batch_size=32, ae_lr=0.01, seed=0
+SETTINGS = PeersParams(
+    knn_rows=50,
+    autoencoder=PeerAutoencoder(hidden=[8, 4], epochs=30, batch_size=32, lr=0.01),
+    seed=0,
 )
-
-
-def test_settings_from_params(params) -> None:
-    settings = peers.PeerSettings.from_params(params)
-    assert settings.knn_rows == params["bench"]["peers"]["knn_rows"]
-    assert settings.ae_hidden == tuple(params["bench"]["peers"]["autoencoder"]["hidden"])
 
 
 def test_classifier_figures() -> None:

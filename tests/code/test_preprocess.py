@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from iot_anomaly import schema
 from iot_anomaly.data.preprocess import (
@@ -19,6 +20,7 @@ from iot_anomaly.data.preprocess import (
     transform,
 )
 from iot_anomaly.data.reader import parse_kdd
+from iot_anomaly.params import EncodingParams
 
 ONEHOT = EncodingSpec("onehot", categorical="onehot", scaler="minmax", log1p=("src_bytes",))
 LABEL = EncodingSpec("label", categorical="ordinal", scaler="minmax")
@@ -91,13 +93,17 @@ def test_save_and_reload_give_identical_output(frame: pd.DataFrame, tmp_path: Pa
     np.testing.assert_array_equal(transform(fitted, frame), transform(again, frame))
 
 
-def test_bad_spec_is_rejected() -> None:
-    with pytest.raises(ValueError, match="scaler"):
-        EncodingSpec.from_params("x", {"scaler": "zscore"})
-    with pytest.raises(ValueError, match="categorical"):
-        EncodingSpec.from_params("x", {"categorical": "hash"})
-    with pytest.raises(ValueError, match="log1p"):
-        EncodingSpec.from_params("x", {"log1p": ["service"]})
+def test_bad_encoding_params_are_rejected() -> None:
+    good = {"categorical": "onehot", "scaler": "minmax", "log1p": ["duration"], "clip": False}
+    spec = EncodingSpec.from_params("x", EncodingParams(**good))
+    assert (spec.name, spec.log1p) == ("x", ("duration",))
+    for bad, field in (
+        ({"scaler": "zscore"}, "scaler"),
+        ({"categorical": "hash"}, "categorical"),
+        ({"log1p": ["service"]}, "log1p"),
+    ):
+        with pytest.raises(ValidationError, match=field):
+            EncodingParams(**(good | bad))
 
 
 def test_targets(frame: pd.DataFrame) -> None:

@@ -18,7 +18,7 @@ LABEL_COUNTS = {
 
 
 def test_training_file_is_the_official_one(train_path, params) -> None:
-    assert sha256_of(train_path) == params["data"]["sha256"]["kddcup.data_10_percent.gz"]
+    assert sha256_of(train_path) == params.data.sha256["kddcup.data_10_percent.gz"]
 
 
 def test_training_file_facts(train_frame) -> None:
@@ -39,10 +39,8 @@ def test_test_file_facts(test_frame) -> None:
 
 @pytest.fixture(scope="module")
 def protocols(train_frame, test_frame, params):
-    cfg = params["preprocess"]
-    return sp.build_protocols(
-        list(sp.PROTOCOLS), train_frame, test_frame, cfg["test_size"], cfg["seed"]
-    )
+    cfg = params.preprocess
+    return sp.build_protocols(list(sp.PROTOCOLS), train_frame, test_frame, cfg.test_size, cfg.seed)
 
 
 def test_paper_split_matches_table2_totals(protocols) -> None:
@@ -75,8 +73,8 @@ def test_corrected_protocol(protocols) -> None:
 
 def test_unseen_service_encodes_on_the_official_test_set(protocols, params) -> None:
     split = protocols[0]["corrected"]
-    for name, p in params["preprocess"]["encodings"].items():
-        fitted = fit_preprocessor(split.train, EncodingSpec.from_params(name, p))
+    for name, encoding in params.preprocess.encodings.items():
+        fitted = fit_preprocessor(split.train, EncodingSpec.from_params(name, encoding))
         out = transform(fitted, split.test)
         assert out.shape[0] == 311_029
         assert not (out != out).any()  # no NaN
@@ -86,11 +84,11 @@ def test_service_envelope_on_the_official_files(protocols, params) -> None:
     """The envelope learned from the paper split's training rows leaves its held-out normal
     rows inside (almost all); learned from the whole 10% file, it puts corrected's pop_3
     password guessing outside, and few of corrected's normal rows."""
-    cfg = params["ensemble"]["envelope"]
+    cfg = params.ensemble.envelope
     splits = protocols[0]
 
     def envelope(train):
-        return ServiceEnvelope.fit(train, float(cfg["margin"]), int(cfg["min_rows"]))
+        return ServiceEnvelope.fit(train, cfg.margin, cfg.min_rows)
 
     paper = splits["paper"]
     normal = paper.test[paper.test[schema.CATEGORY] == schema.NORMAL]

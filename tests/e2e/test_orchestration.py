@@ -61,6 +61,7 @@ def orchestrated(tmp_path_factory, root, train_path, test_path) -> Iterator[dict
         "PREFECT_HOME": str(base / "prefect"),
         "PREFECT_API_URL": url,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "IOT_ANOMALY_PROGRESS": "0",  # no progress bars in the worker's log
         "DO_NOT_TRACK": "1",
         "GIT_AUTHOR_NAME": "t",
         "GIT_AUTHOR_EMAIL": "t@example.invalid",
@@ -173,12 +174,12 @@ def test_drift_triggers_retraining_and_a_logged_promotion(
 ) -> None:
     project, url, logs = orchestrated["project"], orchestrated["url"], orchestrated["logs"]
     params = load_params(project / "params.yaml")
-    log = project / params["promotion"]["decision_log"]
-    inbox = project / params["monitor"]["inbox"]
+    log = project / params.promotion.decision_log
+    inbox = project / params.monitor.inbox
 
     # The scheduled weekly training, run now: trains everything, the first champion.
     _run(url, "training/training", logs, reason="first training")
-    store = store_from_params(params, Paths(project))
+    store = store_from_params(params.promotion, Paths(project))
     first = store.current()
     assert first is not None
     assert decisions.read(log)[-1]["verdict"] == "promoted"
@@ -192,7 +193,7 @@ def test_drift_triggers_retraining_and_a_logged_promotion(
     assert len(_training_runs(url)) == 1
 
     # (b) corrected.gz rich in attacks never seen in training: drift and retraining.
-    replayable = replay_rows(params, test_frame)
+    replayable = replay_rows(params.monitor, test_frame)
     batch = next(cut_batches(replayable, 2000, seed=5, unseen_share=0.7))
     write_batch(batch, inbox, "b2-unseen-attacks")
     _run(url, "monitoring/monitoring", logs)

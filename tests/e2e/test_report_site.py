@@ -11,6 +11,7 @@ import json
 import math
 import shutil
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +22,7 @@ from urllib.parse import unquote, urldefrag, urlparse
 import pytest
 
 from iot_anomaly.config import Paths, load_params
-from iot_anomaly.review.pages import PAGES, lookup
+from iot_anomaly.review.parts import PAGES, lookup
 from iot_anomaly.stages import monitor, promote, report
 from tests.browser import Chromium, Visit, require_chromium
 from tests.helpers import registered_copy
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.slow
 
 #: Figures on the site and the file each must match (data-source → file under reports/).
 SOURCES = {"metrics": "metrics.json", "details": "evaluation_details.json"}
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def built(trained, tmp_path_factory, train_lines, test_lines) -> tuple[dict, Pat
     root = paths.root
     for study in paths.reports.glob("seed_study_*.json"):  # another test's study: not this site's
         study.unlink()
-    inbox = root / params["monitor"]["inbox"]
+    inbox = root / params.monitor.inbox
     inbox.mkdir(parents=True)
     labelled = train_lines[::4][:600]
     labelled[5] = ",".join(labelled[5].split(",")[:-3])  # too few fields: quarantined
@@ -58,7 +60,7 @@ def built(trained, tmp_path_factory, train_lines, test_lines) -> tuple[dict, Pat
 
 def _project_site(root: Path) -> tuple[dict, Path]:
     params = load_params(root / "params.yaml")
-    site = root / params["report"]["site_dir"]
+    site = root / params.report.site_dir
     if not (site / "index.html").is_file():
         pytest.skip(f"{site}/index.html not built here: run `iot-anomaly report` (dvc repro)")
     return params, site
@@ -188,30 +190,43 @@ def test_the_project_site_matches_the_project_metrics(root) -> None:
 # --- pages, timeline, workspace --------------------------------------------------------
 
 
+def timeline_links(page: str) -> list[str]:
+    """Where the points of the drift page's chart (matplotlib's inline SVG) link to."""
+    svg = ET.fromstring(page[page.index("<svg") : page.index("</svg>") + len("</svg>")])
+    return [a.attrib[XLINK_HREF] for a in svg.iter("{http://www.w3.org/2000/svg}a")]
+
+
 def test_the_timeline_links_every_batch_and_marks_the_decisions(built) -> None:
     _, _, site = built
     drift = (site / "drift.html").read_text()
+    links = timeline_links(drift)
+    # rejected: marked, no report; its point opens its row on the data page
+    assert set(links) == {
+        "evidently/b1-labelled.html",
+        "data.html#batch-b2-corrupt",
+        "evidently/b3-unlabelled.html",
+    }
     for batch in ("b1-labelled", "b3-unlabelled"):
-        assert f'href="evidently/{batch}.html" class="point" data-batch="{batch}"' in drift
         assert (site / "evidently" / f"{batch}.html").is_file()
-    assert 'class="point" data-batch="b2-corrupt"' in drift  # rejected: marked, no report
+    assert links.count("data.html#batch-b2-corrupt") == 1
     assert not (site / "evidently" / "b2-corrupt.html").exists()
-    assert drift.count('class="event"') >= 2  # the champion adopted, the promotion check
+    assert drift.count('<g id="event-') >= 2  # the champion adopted, the promotion check
     assert (site / "quarantine" / "b1-labelled.csv").is_file()
     data = (site / "data.html").read_text()
-    assert "b2-corrupt" in data and "rejected" in data
+    assert "b2-corrupt" in data and "rejected" in data and '<tr id="batch-b2-corrupt">' in data
     decisions = (site / "decisions.html").read_text()
     assert "unchanged" in decisions and "no champion yet" in decisions
     model = (site / "model.html").read_text()
     assert "No seed study has been run" in model  # no seed study in the small project
+    assert "one run, seed " in model and "one run, seed " in (site / "index.html").read_text()
 
 
 def test_the_evidently_workspace_holds_the_same_runs(built) -> None:
     from evidently.ui.workspace import Workspace
 
     params, paths, _ = built
-    ws = Workspace(str(paths.root / params["monitor"]["workspace"]))
-    project = ws.search_project(params["monitor"]["project"])[0]
+    ws = Workspace(str(paths.root / params.monitor.workspace))
+    project = ws.search_project(params.monitor.project)[0]
     names = sorted(ws.get_run(project.id, run).name for run in ws.list_runs(project.id))
     assert names == ["b1-labelled", "b3-unlabelled"]
 
@@ -301,7 +316,7 @@ def check_site(browser: Chromium, site: Path, base: str, screenshots: Path | Non
 def test_the_site_in_a_browser_over_the_loopback_and_from_files(built, root, serve) -> None:
     chromium = require_chromium()
     params, _, site = built
-    shots = root / params["report"]["screenshots_dir"] / "test-site"
+    shots = root / params.report.screenshots_dir / "test-site"
     with Chromium(chromium) as browser:
         seen = check_site(browser, site, serve(site), shots)
         assert len(seen) >= len(PAGES) + 2  # the pages, validation and Evidently reports
@@ -315,4 +330,4 @@ def test_the_project_site_in_a_browser(root, serve) -> None:
     params, site = _project_site(root)
     chromium = require_chromium()
     with Chromium(chromium) as browser:
-        check_site(browser, site, serve(site), root / params["report"]["screenshots_dir"])
+        check_site(browser, site, serve(site), root / params.report.screenshots_dir)

@@ -9,12 +9,11 @@ import pytest
 
 from iot_anomaly import schema
 from iot_anomaly.data.preprocess import load_preprocessor, targets, transform
-from iot_anomaly.models.cnn_lstm import CnnLstm
 from iot_anomaly.models.ensemble import combine, conflict_mask, conflicts_usable
 from iot_anomaly.models.knn import KnnClassifier
-from iot_anomaly.models.lightning import load_module
+from iot_anomaly.models.lightning import training_logs
 from iot_anomaly.models.networks import load_network, run_batched
-from iot_anomaly.stages.train import SCORERS, protocol_frames
+from iot_anomaly.stages.train import PROBA_COLUMNS, protocol_frames
 
 PROTOCOL = "paper"
 
@@ -26,7 +25,7 @@ def _metrics(trained) -> dict:
 
 def _losses(trained, model: str, column: str) -> list[float]:
     _, paths = trained
-    log = pd.read_csv(paths.model_dir(PROTOCOL, model) / "logs" / "metrics.csv")
+    log = pd.read_csv(training_logs(paths.model_dir(PROTOCOL, model)) / "metrics.csv")
     return log[column].dropna().tolist()
 
 
@@ -62,45 +61,29 @@ def test_classifiers_beat_the_majority_class(trained, model: str) -> None:
 
 
 def test_reloaded_networks_predict_identically(trained) -> None:
+    """The saved networks, loaded as plain torch modules (what prediction loads, without
+    Lightning), give the numbers training wrote, bit for bit, whatever the batch size."""
     params, paths = trained
-    frames = protocol_frames(params, paths, PROTOCOL)
-    for name, cls in SCORERS.items():
-        pre = load_preprocessor(paths.preprocessor(PROTOCOL, params[f"train_{name}"]["encoding"]))
-        X = transform(pre, frames.test)
-        model = load_module(cls, paths.model_dir(PROTOCOL, name) / "model.pt")
-        again = load_module(cls, paths.model_dir(PROTOCOL, name) / "model.pt")
-        np.testing.assert_array_equal(model.score(X), again.score(X))
-        best = cls.load_from_checkpoint(
-            paths.model_dir(PROTOCOL, name) / "checkpoints" / "best.ckpt", map_location="cpu"
-        )
-        np.testing.assert_allclose(best.score(X), model.score(X), rtol=1e-6)
-        saved = pd.read_parquet(paths.predictions(PROTOCOL, name))["score"].to_numpy()
-        np.testing.assert_allclose(model.score(X), saved, rtol=1e-5)
-    pre = load_preprocessor(paths.preprocessor(PROTOCOL, params["train_cnn_lstm"]["encoding"]))
-    X = transform(pre, frames.test)
-    cnn = load_module(CnnLstm, paths.model_dir(PROTOCOL, "cnn_lstm") / "model.pt")
-    saved = pd.read_parquet(paths.predictions(PROTOCOL, "cnn_lstm"))["category"].to_numpy()
-    np.testing.assert_array_equal(cnn.predict_proba(X).argmax(axis=1), saved)
+    frames = protocol_frames(params.models, paths, PROTOCOL)
+    for name in ("ae", "gan", "cnn_lstm"):
+        encoding = getattr(params, f"train_{name}").encoding
+        X = transform(load_preprocessor(paths.preprocessor(PROTOCOL, encoding)), frames.test)
+        path = paths.model_dir(PROTOCOL, name) / "model.pt"
+        net = load_network(path)
+        assert "lightning" not in type(net).__module__
+        out = run_batched(net, X)
+        np.testing.assert_array_equal(run_batched(load_network(path), X), out)
+        for batch_size in (64, 1024):
+            np.testing.assert_array_equal(run_batched(net, X, batch_size), out)
+        saved = pd.read_parquet(paths.predictions(PROTOCOL, name))
+        if name == "cnn_lstm":
+            np.testing.assert_array_equal(saved[PROBA_COLUMNS].to_numpy(), out)
+        else:
+            np.testing.assert_array_equal(saved["score"].to_numpy(), out)
+    pre = load_preprocessor(paths.preprocessor(PROTOCOL, params.train_knn.encoding))
     knn = KnnClassifier.load(paths.model_dir(PROTOCOL, "knn") / "model")
     saved = pd.read_parquet(paths.predictions(PROTOCOL, "knn"))["category"].to_numpy()
-    np.testing.assert_array_equal(knn.predict(X), saved)
-
-
-def test_plain_networks_match_the_lightning_modules(trained) -> None:
-    """Prediction loads the saved weights into plain torch modules (no Lightning import):
-    the same numbers as the Lightning modules, whatever the batch size."""
-    params, paths = trained
-    test = protocol_frames(params, paths, PROTOCOL).test
-    for name, cls in [*SCORERS.items(), ("cnn_lstm", CnnLstm)]:
-        pre = load_preprocessor(paths.preprocessor(PROTOCOL, params[f"train_{name}"]["encoding"]))
-        X = transform(pre, test)
-        path = paths.model_dir(PROTOCOL, name) / "model.pt"
-        lightning = load_module(cls, path)
-        expected = lightning.predict_proba(X) if name == "cnn_lstm" else lightning.score(X)
-        plain = load_network(name, path)
-        assert "lightning" not in type(plain).__module__
-        for batch_size in (64, 1024):
-            np.testing.assert_array_equal(run_batched(plain, X, batch_size), expected)
+    np.testing.assert_array_equal(knn.predict(transform(pre, frames.test)), saved)
 
 
 def test_knn_every_index_finds_the_same_duplicates() -> None:
@@ -183,6 +166,7 @@ def test_evaluation_reports(trained) -> None:
 
 
 def test_same_seed_same_model(trained, tmp_path) -> None:
+    from iot_anomaly.runtime import Runtime
     from iot_anomaly.stages import train
     from iot_anomaly.stages.study import SeedPaths
 
@@ -190,6 +174,6 @@ def test_same_seed_same_model(trained, tmp_path) -> None:
     scores = []
     for run in ("first", "second"):
         seed_paths = SeedPaths(paths.root, tmp_path / run)
-        train.run(params, seed_paths, "ae", PROTOCOL)
+        train.run(params, seed_paths, "ae", PROTOCOL, Runtime(progress=False))
         scores.append(pd.read_parquet(seed_paths.predictions(PROTOCOL, "ae"))["score"].to_numpy())
     np.testing.assert_array_equal(scores[0], scores[1])

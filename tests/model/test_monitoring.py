@@ -9,16 +9,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from iot_anomaly import champion, pipeline
-from iot_anomaly.config import Paths
+from iot_anomaly.config import Params, Paths
 from iot_anomaly.data.reader import to_kdd_lines
 from iot_anomaly.monitoring import decisions
 from iot_anomaly.monitoring.replay import write_batch
 from iot_anomaly.monitoring.store import ensure_champion, store_from_params
 from iot_anomaly.stages import monitor, promote
-from tests.helpers import registered_copy
+from tests.helpers import edit_params, registered_copy
 
 pytestmark = pytest.mark.slow
 
@@ -31,15 +30,15 @@ def _digest(folder: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def monitored(trained, tmp_path_factory) -> tuple[dict, Paths]:
+def monitored(trained, tmp_path_factory) -> tuple[Params, Paths]:
     """A copy of the trained project with its model registered and adopted as champion."""
     params, paths = registered_copy(trained[1], tmp_path_factory.mktemp("monitored") / "project")
-    ensure_champion(params, paths)
+    ensure_champion(params.promotion, params.monitor, paths)
     return params, paths
 
 
-def _inbox(params: dict, paths: Paths) -> Path:
-    return paths.root / params["monitor"]["inbox"]
+def _inbox(params: Params, paths: Paths) -> Path:
+    return paths.root / params.monitor.inbox
 
 
 def test_a_batch_is_validated_scored_and_reported(monitored, train_frame) -> None:
@@ -55,7 +54,7 @@ def test_a_batch_is_validated_scored_and_reported(monitored, train_frame) -> Non
     outcome = monitor.run(params, paths)
     assert outcome is not None and outcome.status == "scored", outcome.reason
     assert (outcome.rows, outcome.quarantined) == (1498, 2)
-    folder = monitor.batches_dir(params, paths) / "a-like-training"
+    folder = monitor.batches_dir(params.monitor, paths) / "a-like-training"
     quarantine = pd.read_csv(folder / "quarantine.csv")
     assert list(quarantine["line"]) == [11, 21]
     assert quarantine["field"].tolist()[0] == "protocol_type"
@@ -66,20 +65,21 @@ def test_a_batch_is_validated_scored_and_reported(monitored, train_frame) -> Non
     assert outcome.drift["accuracy"] > 0.9
     report = Path(outcome.report)
     assert report.is_file() and report.with_suffix(".json").is_file()
-    workspace = paths.root / params["monitor"]["workspace"]
+    workspace = paths.root / params.monitor.workspace
     assert any(workspace.rglob("*.json")), "the run was not added to the Evidently workspace"
-    last = decisions.read(paths.root / params["promotion"]["decision_log"])[-1]
+    last = decisions.read(paths.root / params.promotion.decision_log)[-1]
     assert (last["kind"], last["verdict"], last["batch"]) == (
         "drift",
         "no drift",
         "a-like-training",
     )
-    assert monitor.pending_confirmed(params, paths) == ["a-like-training"]
+    confirmed = params.data.confirmed_dir
+    assert monitor.pending_confirmed(confirmed, params.monitor, paths) == ["a-like-training"]
 
 
 def test_a_corrupt_batch_is_rejected_and_the_next_one_proceeds(monitored, test_frame) -> None:
     params, paths = monitored
-    store = store_from_params(params, paths)
+    store = store_from_params(params.promotion, paths)
     version, before = store.current(), _digest(store.version_root(store.current()))
     (_inbox(params, paths) / "b1-corrupt.csv").write_bytes(b"\x00\x01 not a kdd file\n" * 50)
     write_batch(test_frame.sample(800, random_state=2), _inbox(params, paths), "b2-next", False)
@@ -87,9 +87,8 @@ def test_a_corrupt_batch_is_rejected_and_the_next_one_proceeds(monitored, test_f
     rejected = monitor.run(params, paths)
     assert rejected is not None and rejected.status == "rejected"
     assert "b1-corrupt" in rejected.reason
-    assert monitor.read_status(monitor.batches_dir(params, paths) / "b1-corrupt")["status"] == (
-        "rejected"
-    )
+    corrupt = monitor.batches_dir(params.monitor, paths) / "b1-corrupt"
+    assert monitor.read_status(corrupt)["status"] == "rejected"
     following = monitor.run(params, paths)
     assert following is not None and following.status == "scored" and not following.labelled
     assert following.drift["accuracy"] is None
@@ -103,20 +102,23 @@ def test_failed_training_leaves_the_champion_and_the_next_run_promotes_or_keeps(
     params, paths = monitored
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
     monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    monkeypatch.setenv("IOT_ANOMALY_PROGRESS", "0")
     from prefect.testing.utilities import prefect_test_harness
 
     from flows.training import training_flow
 
-    params["orchestration"] |= {"task_runner": "thread", "retries": 0}
-    params["train_rf"]["forest"]["n_estimators"] = 20  # a different challenger
-    (paths.root / "params.yaml").write_text(yaml.safe_dump(params))
-    store = store_from_params(params, paths)
+    def challenger(p: dict) -> None:
+        p["orchestration"] |= {"task_runner": "thread", "retries": 0}
+        p["train_rf"]["forest"]["n_estimators"] = 20  # a different challenger
+
+    params = edit_params(paths.root / "params.yaml", challenger)
+    store = store_from_params(params.promotion, paths)
     version = store.current()
     before = _digest(store.version_root(version))
-    log = paths.root / params["promotion"]["decision_log"]
+    log = paths.root / params.promotion.decision_log
     real = pipeline.run_stage
 
-    def killed(name: str, p: dict, where: Paths) -> dict:
+    def killed(name: str, p: Params, where: Paths) -> dict:
         if name == "ensemble@corrected":
             raise RuntimeError("training process killed")
         return real(name, p, where)
@@ -142,7 +144,7 @@ def test_failed_training_leaves_the_champion_and_the_next_run_promotes_or_keeps(
 def test_promote_without_a_new_model_changes_nothing(monitored) -> None:
     params, paths = monitored
     champion.register(params, paths)
-    store = store_from_params(params, paths)
+    store = store_from_params(params.promotion, paths)
     entry = promote.run(params, paths, "manual")
     assert entry["verdict"] in ("unchanged", "promoted", "rejected")
     assert store.current() is not None
@@ -157,8 +159,7 @@ def test_the_dask_task_runner_runs_a_wave(monitored, monkeypatch, tmp_path) -> N
     from flows.common import task_runner
     from flows.training import run_wave
 
-    params["orchestration"]["task_runner"] = "dask"
-    runner = task_runner(params)
+    runner = task_runner(params.orchestration.model_copy(update={"task_runner": "dask"}))
     assert type(runner).__name__ == "DaskTaskRunner"
     with prefect_test_harness(server_startup_timeout=90):
         results = run_wave.with_options(task_runner=runner)(
@@ -174,7 +175,7 @@ def test_predict_serves_the_promoted_champion(monitored, test_lines, tmp_path) -
     from iot_anomaly.cli import app
 
     params, paths = monitored
-    store = store_from_params(params, paths)
+    store = store_from_params(params.promotion, paths)
     traffic = tmp_path / "traffic.csv"
     traffic.write_text("\n".join(test_lines[:300]) + "\n")
     out = tmp_path / "predictions.csv"

@@ -17,7 +17,7 @@ def test_register_and_predict_round_trip(trained, tmp_path, test_lines) -> None:
     saved = json.loads((paths.artifacts / "registry" / "champion.json").read_text())
     assert saved["version"] == record["version"] and saved["protocol"] == "corrected"
     assert set(saved["components"]) == {"knn", "cnn_lstm", "rf", "ensemble", "ae", "gan"}
-    assert saved["params"]["train_knn"]["k"] == params["train_knn"]["k"]
+    assert saved["params"]["train_knn"] == params.train_knn.model_dump(mode="json")
 
     lines = list(test_lines[:400])
     lines[10] = lines[10] + ",extra"

@@ -13,7 +13,8 @@ from iot_anomaly import schema
 from iot_anomaly.champion import Champion, register, search_order
 from iot_anomaly.cli import app
 from iot_anomaly.data.reader import parse_kdd
-from iot_anomaly.models.runner import LocalNetworks, NetworkProcess, PredictSettings, start_networks
+from iot_anomaly.models.runner import LocalNetworks, NetworkProcess, start_networks
+from iot_anomaly.runtime import Runtime
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def champion_input(trained, tmp_path_factory, test_lines) -> tuple:
 
 def test_every_way_of_spreading_the_work_gives_the_same_predictions(champion_input) -> None:
     paths, frame = champion_input
-    reference = Champion.load(paths, PredictSettings(workers=1, batch_size=65536))
+    reference = Champion.load(paths, Runtime(predict_workers=1, predict_batch_size=65536))
     assert isinstance(reference.networks, LocalNetworks)
     try:
         expected = reference.predict(frame)
@@ -35,9 +36,9 @@ def test_every_way_of_spreading_the_work_gives_the_same_predictions(champion_inp
         reference.close()
     assert len(expected) == 900 and expected.index.equals(frame.index)
     for settings in (
-        PredictSettings(),
-        PredictSettings(workers=3, threads=2, batch_size=64, knn_chunk=50),
-        PredictSettings(batch_size=100_000),
+        Runtime(predict_workers=2),
+        Runtime(predict_workers=3, predict_threads=2, predict_batch_size=64, knn_chunk=50),
+        Runtime(predict_workers=2, predict_batch_size=100_000),
     ):
         networks = start_networks(paths, settings)
         assert isinstance(networks, NetworkProcess)
@@ -70,7 +71,7 @@ def test_a_file_of_bad_lines_gives_an_empty_table(champion_input, tmp_path, test
 
 def test_a_helper_that_gets_no_input_exits(champion_input) -> None:
     paths, _ = champion_input
-    networks = start_networks(paths, PredictSettings())
+    networks = start_networks(paths, Runtime(predict_workers=2))
     networks.close()  # before any input: the helper must not hang
     assert not networks._process.is_alive()
 
@@ -92,14 +93,3 @@ def test_search_order_is_a_permutation() -> None:
     assert sorted(search_order(X).tolist()) == list(range(100))
     assert search_order(X[:1]).tolist() == [0]
     assert search_order(X[:0]).tolist() == []
-
-
-@pytest.mark.parametrize(
-    ("cfg", "message"),
-    [({"workers": 0}, "at least 1"), ({"batch": 10}, "unknown settings")],
-)
-def test_predict_settings_are_checked(cfg: dict, message: str) -> None:
-    assert PredictSettings.from_params({"predict": {"workers": 2}}).workers == 2
-    assert PredictSettings.from_params({}) == PredictSettings()
-    with pytest.raises(ValueError, match=message):
-        PredictSettings.from_params({"predict": cfg})

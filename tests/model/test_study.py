@@ -9,7 +9,10 @@ import pytest
 
 from iot_anomaly.config import Paths
 from iot_anomaly.data.preprocess import targets
+from iot_anomaly.runtime import Runtime
 from iot_anomaly.stages import study
+
+QUIET = Runtime(progress=False)
 
 
 def _predictions(paths: Paths, seed: int, model: str) -> Path:
@@ -20,7 +23,7 @@ def _predictions(paths: Paths, seed: int, model: str) -> Path:
 
 def test_seed_study_on_slices(trained) -> None:
     params, paths = trained
-    report = study.run(params, paths, "paper", [1, 2])
+    report = study.run(params, paths, "paper", [1, 2], runtime=QUIET)
     assert report["seeds"] == [1, 2]
     acc = report["summary"]["ensemble.binary.accuracy"]
     assert acc["n"] == 2 and acc["low"] <= acc["mean"] <= acc["high"]
@@ -49,7 +52,7 @@ def test_seed_study_on_slices(trained) -> None:
 def test_split_study_draws_a_new_test_split_per_seed(trained) -> None:
     params, paths = trained
     own_split = paths.split("paper", "test").read_bytes()
-    report = study.run(params, paths, "paper", [1, 2], vary="split")
+    report = study.run(params, paths, "paper", [1, 2], vary="split", runtime=QUIET)
     assert report["vary"] == "split" and report["seeds"] == [1, 2]
     tests = [
         pd.read_parquet(study.SplitPaths(study.run_dir(paths, "split", s)).split("paper", "test"))

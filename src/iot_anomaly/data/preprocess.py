@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import joblib
 import numpy as np
@@ -28,15 +28,17 @@ from sklearn.preprocessing import (
 )
 
 from iot_anomaly import schema
+from iot_anomaly.params import Categorical, EncodingParams, Scaler
 
-ENCODERS = ("onehot", "ordinal")
-SCALERS = ("minmax", "normalizer", "normalizer+minmax", "standard", "none")
+ENCODERS: tuple[str, ...] = get_args(Categorical)
+SCALERS: tuple[str, ...] = get_args(Scaler)
 UNKNOWN_CODE = -1
 
 
 @dataclass(frozen=True)
 class EncodingSpec:
-    """How one named encoding turns a frame into a float matrix (one entry of params)."""
+    """How one named encoding turns a frame into a float matrix (one entry of params
+    `preprocess.encodings`, whose model checks the choices)."""
 
     name: str
     categorical: str = "onehot"
@@ -45,22 +47,14 @@ class EncodingSpec:
     clip: bool = False
 
     @classmethod
-    def from_params(cls, name: str, params: dict[str, Any]) -> EncodingSpec:
-        spec = cls(
+    def from_params(cls, name: str, encoding: EncodingParams) -> EncodingSpec:
+        return cls(
             name=name,
-            categorical=params.get("categorical", "onehot"),
-            scaler=params.get("scaler", "minmax"),
-            log1p=tuple(params.get("log1p", ())),
-            clip=bool(params.get("clip", False)),
+            categorical=encoding.categorical,
+            scaler=encoding.scaler,
+            log1p=tuple(encoding.log1p),
+            clip=encoding.clip,
         )
-        if spec.categorical not in ENCODERS:
-            raise ValueError(f"encoding {name!r}: categorical must be one of {ENCODERS}")
-        if spec.scaler not in SCALERS:
-            raise ValueError(f"encoding {name!r}: scaler must be one of {SCALERS}")
-        unknown = set(spec.log1p) - set(schema.NUMERIC)
-        if unknown:
-            raise ValueError(f"encoding {name!r}: log1p names non-numeric columns {unknown}")
-        return spec
 
 
 def _categorical_encoder(kind: str) -> OneHotEncoder | OrdinalEncoder:

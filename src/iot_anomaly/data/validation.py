@@ -202,19 +202,17 @@ def labelled(frame: pd.DataFrame) -> bool:
 
 
 def render_html(results: list[DataSetValidation], title: str = "Data validation") -> str:
-    """A self-contained HTML page of every finding, failures first, per data set."""
-    from iot_anomaly import reporting as rp
+    """A self-contained HTML page of every finding, failures first, per data set (the
+    review package's `validation.html` template)."""
+    from iot_anomaly.review.parts import Page, cards
+    from iot_anomaly.review.render import render
 
-    parts = []
-    for r in results:
-        status = (
-            '<span class="ok">passed</span>'
-            if r.success
-            else '<span class="fail">FAILED: critical expectations broken</span>'
-        )
-        parts.append(f"<h2>{rp.esc(r.name)}: {status}</h2><p><code>{rp.esc(r.source)}</code></p>")
-        parts.append(
-            rp.cards(
+    datasets = [
+        {
+            "name": r.name,
+            "source": r.source,
+            "success": r.success,
+            "cards": cards(
                 [
                     ("rows validated", f"{r.rows:,}"),
                     ("lines quarantined", f"{r.quarantined:,}"),
@@ -222,48 +220,36 @@ def render_html(results: list[DataSetValidation], title: str = "Data validation"
                     ("failed", len(r.failures)),
                     ("critical failed", len(r.critical_failures)),
                 ]
-            )
-        )
-        headers = ["result", "severity", "suite", "expectation", "column", "arguments",
-                   "detail", "notes"]  # fmt: skip
-        failed = sorted(r.failures, key=lambda f: f.severity != CRITICAL)
-        passed = [f for f in r.findings if f.success]
-        if failed:
-            parts.append(rp.table(headers, [_row(f) for f in failed], raw=True))
-        parts.append(
-            f"<details><summary>{len(passed)} expectations passed</summary>"
-            + rp.table(headers, [_row(f) for f in passed], raw=True)
-            + "</details>"
-        )
-    return rp.page(
-        title,
-        "".join(parts),
-        "Great Expectations results for each data set; critical failures stop the pipeline.",
-    )
-
-
-def _row(f: Finding) -> list[str]:
-    """One finding as table cells (HTML)."""
-    from iot_anomaly import reporting as rp
-
-    if f.success:
-        verdict = '<span class="ok">pass</span>'
-    elif f.severity == CRITICAL:
-        verdict = '<span class="fail">FAIL</span>'
-    else:
-        verdict = '<span class="warn">warn</span>'
-    detail = f.describe().split(": ", 1)[1] if not f.success else ""
-    args = {k: v for k, v in f.kwargs.items() if k != "column"}
-    return [
-        verdict,
-        rp.esc(f.severity),
-        rp.esc(f.suite),
-        f"<code>{rp.esc(f.expectation)}</code>",
-        rp.esc(f.column or "(table)"),
-        rp.esc(_short(args)),
-        rp.esc(detail),
-        rp.esc(f.notes),
+            ),
+            "failed": [_row(f) for f in sorted(r.failures, key=lambda f: f.severity != CRITICAL)],
+            "passed": [_row(f) for f in r.findings if f.success],
+        }
+        for r in results
     ]
+    subtitle = "Great Expectations results for each data set; critical failures stop the pipeline."
+    return render("validation.html", page=Page(title, subtitle), datasets=datasets)
+
+
+def _row(f: Finding) -> dict[str, str]:
+    """One finding as the report's table shows it."""
+    if f.success:
+        result, tone = "pass", "ok"
+    elif f.severity == CRITICAL:
+        result, tone = "FAIL", "fail"
+    else:
+        result, tone = "warn", "warn"
+    args = {k: v for k, v in f.kwargs.items() if k != "column"}
+    return {
+        "result": result,
+        "tone": tone,
+        "severity": f.severity,
+        "suite": f.suite,
+        "expectation": f.expectation,
+        "column": f.column or "(table)",
+        "arguments": _short(args),
+        "detail": f.describe().split(": ", 1)[1] if not f.success else "",
+        "notes": f.notes,
+    }
 
 
 def _short(args: dict[str, Any], limit: int = 160) -> str:

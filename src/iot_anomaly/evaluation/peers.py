@@ -22,33 +22,9 @@ from sklearn.neighbors import KNeighborsClassifier
 from iot_anomaly import schema
 from iot_anomaly.evaluation import metrics as mt
 from iot_anomaly.models.networks import mlp, reconstruction_error
+from iot_anomaly.params import PeersParams
 
 NORMAL = schema.category_index(schema.NORMAL)
-
-
-@dataclass(frozen=True)
-class PeerSettings:
-    """The `bench.peers` params."""
-
-    knn_rows: int  # test rows the default KNN scores (it manages about 1,000 a second)
-    ae_hidden: tuple[int, ...]
-    ae_epochs: int
-    ae_batch_size: int
-    ae_lr: float
-    seed: int
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> PeerSettings:
-        cfg = params["bench"]["peers"]
-        ae = cfg["autoencoder"]
-        return cls(
-            knn_rows=int(cfg["knn_rows"]),
-            ae_hidden=tuple(int(h) for h in ae["hidden"]),
-            ae_epochs=int(ae["epochs"]),
-            ae_batch_size=int(ae["batch_size"]),
-            ae_lr=float(ae["lr"]),
-            seed=int(cfg["seed"]),
-        )
 
 
 def timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
@@ -92,18 +68,19 @@ def sample_rows(n_rows: int, n: int, seed: int) -> np.ndarray:
 
 
 def plain_autoencoder_scores(
-    X_normal: np.ndarray, X_test: np.ndarray, settings: PeerSettings
+    X_normal: np.ndarray, X_test: np.ndarray, settings: PeersParams
 ) -> np.ndarray:
     """Train a plain autoencoder on normal rows; each test row's reconstruction error."""
     torch.manual_seed(settings.seed)
-    n, hidden = X_normal.shape[1], list(settings.ae_hidden)
+    ae = settings.autoencoder
+    n, hidden = X_normal.shape[1], list(ae.hidden)
     sizes = [n, *hidden, *hidden[-2::-1], n]
     net = mlp(sizes, ["relu"] * (len(sizes) - 2))  # the output layer stays linear
-    optimizer = torch.optim.Adam(net.parameters(), lr=settings.ae_lr)
+    optimizer = torch.optim.Adam(net.parameters(), lr=ae.lr)
     X = torch.as_tensor(X_normal, dtype=torch.float32)
     generator = torch.Generator().manual_seed(settings.seed)
-    for _ in range(settings.ae_epochs):
-        for batch in torch.randperm(len(X), generator=generator).split(settings.ae_batch_size):
+    for _ in range(ae.epochs):
+        for batch in torch.randperm(len(X), generator=generator).split(ae.batch_size):
             optimizer.zero_grad()
             loss = reconstruction_error(net(X[batch]), X[batch]).mean()
             loss.backward()
@@ -120,11 +97,12 @@ def measure_peers(
     ae_test: np.ndarray,
     y_train: np.ndarray,
     y_test: np.ndarray,
-    settings: PeerSettings,
+    settings: PeersParams,
 ) -> dict[str, Any]:
-    """The three peers on one protocol: default forest and KNN on the rows as our classifiers
-    see them (KNN on a sample of `knn_rows` test rows), the plain autoencoder on the rows as our
-    autoencoder sees them, the normal training rows to learn from."""
+    """The three peers on one protocol (params `bench.peers`): default forest and KNN on the
+    rows as our classifiers see them (KNN on a sample of `knn_rows` test rows), the plain
+    autoencoder on the rows as our autoencoder sees them, the normal training rows to learn
+    from."""
     forest = RandomForestClassifier(random_state=settings.seed)
     sample = sample_rows(len(classifier_test), settings.knn_rows, settings.seed)
     scores, ae_seconds = timed(plain_autoencoder_scores, ae_normal_train, ae_test, settings)

@@ -1,6 +1,6 @@
 """Semi-supervised autoencoder: learns to reconstruct normal traffic; the reconstruction
 error of a row is its anomaly score (the paper's AE: one-hot input, 3 hidden layers with tanh
-and ReLU, mirrored decoder)."""
+and ReLU, mirrored decoder; the layers are `networks.AutoencoderNet`)."""
 
 from __future__ import annotations
 
@@ -8,42 +8,28 @@ import numpy as np
 import torch
 
 from iot_anomaly.models.lightning import AnomalyScorer
-from iot_anomaly.models.networks import mlp, reconstruction_error
+from iot_anomaly.models.networks import AutoencoderNet
 
 
 class Autoencoder(AnomalyScorer):
-    """Encoder n → h1 → h2 → h3 and the mirrored decoder; linear output."""
+    """Trains the network to reconstruct its (duplicate-weighted) input: Adam on the mean
+    squared reconstruction error."""
 
-    def __init__(
-        self,
-        n_features: int,
-        hidden: tuple[int, ...] = (64, 32, 16),
-        activations: tuple[str, ...] = ("tanh", "relu", "relu"),
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.save_hyperparameters()
-        hidden, activations = list(hidden), list(activations)
-        self.encoder = mlp([n_features, *hidden], activations)
-        self.decoder = mlp([*hidden[::-1], n_features], activations[::-1][1:])
+    network_class = AutoencoderNet
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x))
-
-    def anomaly_score(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-row mean squared reconstruction error."""
-        return reconstruction_error(self(x), x)
+    def __init__(self, net: AutoencoderNet, lr: float = 1e-3, weight_decay: float = 0.0) -> None:
+        super().__init__(net)
+        self.save_hyperparameters(ignore=["net"])
 
     def training_step(self, batch: tuple[torch.Tensor, ...], _: int) -> torch.Tensor:
         x, _, weight = batch
-        loss = (self.anomaly_score(x) * weight).sum() / weight.sum()
+        loss = (self.net.predict(x) * weight).sum() / weight.sum()
         self.log("train_loss", loss, prog_bar=True, on_epoch=True, on_step=False)
         return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+            self.net.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
 
 

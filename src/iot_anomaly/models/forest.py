@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
 
-def make_forest(params: dict[str, Any], seed: int) -> RandomForestClassifier:
-    """A Random Forest from the `rf` params (any RandomForestClassifier argument)."""
-    return RandomForestClassifier(random_state=seed, **params)
+def make_forest(arguments: dict[str, Any], seed: int, n_jobs: int = 1) -> RandomForestClassifier:
+    """A Random Forest from the `forest` params (any RandomForestClassifier argument but the
+    seed and `n_jobs`)."""
+    return RandomForestClassifier(random_state=seed, n_jobs=n_jobs, **arguments)
 
 
 def fit_forest(
-    X: np.ndarray, y: np.ndarray, weight: np.ndarray, params: dict[str, Any], seed: int
+    X: np.ndarray,
+    y: np.ndarray,
+    weight: np.ndarray,
+    arguments: dict[str, Any],
+    seed: int,
+    n_jobs: int = 1,
 ) -> RandomForestClassifier:
-    return make_forest(params, seed).fit(X, y, sample_weight=weight)
+    """Fit on `n_jobs` cores. The forest is the same for any `n_jobs`: every tree's seed is
+    drawn from `seed` before the trees are spread over the jobs."""
+    return make_forest(arguments, seed, n_jobs).fit(X, y, sample_weight=weight)
+
+
+def save_forest(forest: RandomForestClassifier, path: Path) -> Path:
+    """Save a fitted forest without its `n_jobs` (a loaded forest predicts on one job until
+    told otherwise), so that the file is the same whatever cores trained it."""
+    n_jobs = forest.n_jobs
+    forest.set_params(n_jobs=None)
+    try:
+        joblib.dump(forest, path)
+    finally:
+        forest.set_params(n_jobs=n_jobs)
+    return path
 
 
 def full_proba(forest: RandomForestClassifier, X: np.ndarray, n_classes: int) -> np.ndarray:

@@ -21,9 +21,10 @@ import numpy as np
 from iot_anomaly import schema
 
 INDEXES = ("exact", "ivf", "hnsw")
+# Saved with the index. Not `threads`: how many cores search is a property of the machine,
+# and the saved model must be the same bytes wherever it was trained.
 _SETTINGS = (
-    "k", "index_type", "nlist", "nprobe", "hnsw_m", "ef_construction", "ef_search", "threads",
-    "seed",
+    "k", "index_type", "nlist", "nprobe", "hnsw_m", "ef_construction", "ef_search", "seed",
 )  # fmt: skip
 # faiss's k-means wants at least this many training rows per cell; fewer rows, fewer cells.
 MIN_ROWS_PER_CELL = 39

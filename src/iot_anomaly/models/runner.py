@@ -3,11 +3,11 @@
 Importing PyTorch takes over a second. `predict` therefore forks a helper process first
 thing: the helper imports PyTorch and loads the networks while the parent imports pandas and
 scikit-learn and parses the input; then the helper runs the networks while the parent runs
-the KNN search. With `predict.workers: 1` the networks run in this process instead. Either
-way each network sees the same rows and gives the same numbers.
+the KNN search. With `IOT_ANOMALY_PREDICT_WORKERS=1` the networks run in this process
+instead. Either way each network sees the same rows and gives the same numbers.
 
-This module imports only the standard library and numpy, so that the helper can start
-before anything heavy is imported.
+This module imports only the standard library, numpy and the project's settings (pydantic),
+so that the helper can start before anything heavy is imported.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import multiprocessing as mp
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,30 +24,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from iot_anomaly.config import Paths
+from iot_anomaly.models import catalog
+from iot_anomaly.runtime import Runtime
 
-NETWORKS = ("cnn_lstm", "ae", "gan")  # the CNN+LSTM votes; the AE and GAN score
-SCORERS = ("ae", "gan")
-
-
-@dataclass(frozen=True)
-class PredictSettings:
-    """How `predict` spreads its work (params.yaml `predict`); never what it predicts."""
-
-    workers: int = 2  # threads (and the helper process) that run models side by side
-    threads: int = 1  # threads each model uses (torch intra-op, faiss OpenMP)
-    batch_size: int = 1024  # rows per network forward pass
-    knn_chunk: int = 4096  # queries per KNN task
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any] | None) -> PredictSettings:
-        cfg = (params or {}).get("predict") or {}
-        unknown = set(cfg) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"params predict: unknown settings {sorted(unknown)}")
-        settings = cls(**{k: int(v) for k, v in cfg.items()})
-        if min(settings.workers, settings.threads, settings.batch_size, settings.knn_chunk) < 1:
-            raise ValueError(f"params predict: every setting must be at least 1 ({settings})")
-        return settings
+NETWORKS = catalog.NETWORKS  # the CNN+LSTM votes; the AE and GAN score
+SCORERS = catalog.SCORERS
 
 
 def read_record(paths: Paths) -> dict[str, Any]:
@@ -69,7 +49,7 @@ def _load_all(files: dict[str, Path], threads: int) -> dict[str, Any]:
     from iot_anomaly.models.networks import load_network
 
     torch.set_num_threads(threads)
-    return {name: load_network(name, path) for name, path in files.items()}
+    return {name: load_network(path) for name, path in files.items()}
 
 
 class Networks(Protocol):
@@ -89,8 +69,8 @@ class Networks(Protocol):
 class LocalNetworks:
     """The networks loaded and run in this process (in the calling thread)."""
 
-    def __init__(self, files: dict[str, Path], settings: PredictSettings) -> None:
-        self.nets = _load_all(files, settings.threads)
+    def __init__(self, files: dict[str, Path], settings: Runtime) -> None:
+        self.nets = _load_all(files, settings.predict_threads)
         self.settings = settings
         self._X: np.ndarray | None = None
 
@@ -103,7 +83,7 @@ class LocalNetworks:
         if self._X is None:
             raise RuntimeError("finish() before start()")
         X, self._X = self._X, None
-        size = self.settings.batch_size
+        size = self.settings.predict_batch_size
         proba = run_batched(self.nets["cnn_lstm"], X, size)  # while the one-hot rows are made
         X_onehot = onehot()
         return proba, {name: run_batched(self.nets[name], X_onehot, size) for name in SCORERS}
@@ -112,17 +92,18 @@ class LocalNetworks:
         """Nothing to release."""
 
 
-def _serve(conn: Connection, files: dict[str, Path], settings: PredictSettings) -> None:
+def _serve(conn: Connection, files: dict[str, Path], settings: Runtime) -> None:
     """The helper process: load the networks; run the CNN+LSTM on X as soon as it arrives,
     then the scorers on X_onehot; answer once. Nothing is sent before both arrays have
     arrived, so neither side can block the other."""
     from iot_anomaly.models.networks import run_batched
 
     try:
-        nets = _load_all(files, settings.threads)
-        proba = run_batched(nets["cnn_lstm"], conn.recv(), settings.batch_size)
+        nets = _load_all(files, settings.predict_threads)
+        size = settings.predict_batch_size
+        proba = run_batched(nets["cnn_lstm"], conn.recv(), size)
         X_onehot = conn.recv()
-        scores = {name: run_batched(nets[name], X_onehot, settings.batch_size) for name in SCORERS}
+        scores = {name: run_batched(nets[name], X_onehot, size) for name in SCORERS}
         conn.send(("ok", (proba, scores)))
     except EOFError:  # the parent gave up (an error before scoring): nothing to answer
         pass
@@ -142,7 +123,7 @@ def _start_method() -> str:
 class NetworkProcess:
     """The networks in a helper process, started before the parent's heavy imports."""
 
-    def __init__(self, files: dict[str, Path], settings: PredictSettings) -> None:
+    def __init__(self, files: dict[str, Path], settings: Runtime) -> None:
         ctx = mp.get_context(_start_method())
         self._conn, child = ctx.Pipe()
         self._process = ctx.Process(
@@ -173,10 +154,10 @@ class NetworkProcess:
             self._process.join()
 
 
-def start_networks(paths: Paths, settings: PredictSettings) -> Networks:
-    """The champion's networks: in a helper process when `workers` > 1, else in this
+def start_networks(paths: Paths, settings: Runtime) -> Networks:
+    """The champion's networks: in a helper process when `predict_workers` > 1, else in this
     process. Raises if no champion is registered."""
     files = network_files(paths, read_record(paths))
-    if settings.workers > 1:
+    if settings.predict_workers > 1:
         return NetworkProcess(files, settings)
     return LocalNetworks(files, settings)

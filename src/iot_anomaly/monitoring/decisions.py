@@ -1,5 +1,6 @@
 """The decision log: every monitoring and retraining decision (drift or not, retrain or not,
-promoted or not) with its reason, as JSON lines plus an HTML page people read."""
+promoted or not) with its reason, as JSON lines plus an HTML page people read beside them
+(the review site's decision template, refreshed after every decision)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from iot_anomaly import reporting as rp
 from iot_anomaly.io import write_text
+from iot_anomaly.review import decisions as decision_page
 
 #: What a decision is about, in the order a batch meets them.
 KINDS = ("batch", "drift", "retrain", "promotion", "training")
@@ -42,17 +43,6 @@ def read(log: Path) -> list[dict[str, Any]]:
 
 
 def render_html(entries: list[dict[str, Any]]) -> str:
-    """The log as a table, newest first, with each decision's details in plain words."""
-    core = ("time", "kind", "verdict", "reason")
-    rows = [
-        [
-            *(rp.esc(e.get(k, "")) for k in core),
-            "<br>".join(f"{rp.esc(k)}: {rp.esc(v)}" for k, v in e.items() if k not in core),
-        ]
-        for e in reversed(entries)
-    ]
-    counts = {k: sum(e["kind"] == k for e in entries) for k in KINDS}
-    body = rp.cards(counts.items()) + rp.table(
-        ["time (UTC)", "kind", "verdict", "reason", "details"], rows, raw=True
-    )
-    return rp.page("Decision log", body, "Drift checks, retraining and promotions, newest first")
+    """The log as a page of its own, newest first: the review site's decision page without
+    the site around it."""
+    return decision_page.standalone_html(entries, KINDS)

@@ -3,14 +3,13 @@ in params that decides promotion."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from iot_anomaly.champion import Champion, labelled_metrics
 from iot_anomaly.config import CONFIRMED, Paths
 from iot_anomaly.data.splits import without_rows_of
+from iot_anomaly.params import MonitorParams, PromotionRule
 
 
 def holdout_mask(rows: int, fraction: float, seed: int) -> np.ndarray:
@@ -20,20 +19,18 @@ def holdout_mask(rows: int, fraction: float, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random(rows) < fraction
 
 
-def evaluation_set(params: dict[str, Any], paths: Paths) -> pd.DataFrame:
+def evaluation_set(monitor: MonitorParams, paths: Paths) -> pd.DataFrame:
     """The holdout rows of corrected.gz, minus any row identical to a confirmed training row
     (duplicates would otherwise let a model be judged on rows it learned)."""
-    cfg = params["monitor"]
     test = pd.read_parquet(paths.clean("test"))
-    holdout = test[holdout_mask(len(test), float(cfg["holdout_fraction"]), int(cfg["seed"]))]
+    holdout = test[holdout_mask(len(test), monitor.holdout_fraction, monitor.seed)]
     confirmed = paths.clean(CONFIRMED)
     return without_rows_of(holdout, pd.read_parquet(confirmed)) if confirmed.is_file() else holdout
 
 
-def replay_rows(params: dict[str, Any], test: pd.DataFrame) -> pd.DataFrame:
+def replay_rows(monitor: MonitorParams, test: pd.DataFrame) -> pd.DataFrame:
     """The rows of corrected.gz that replay may send: every row outside the holdout."""
-    cfg = params["monitor"]
-    return test[~holdout_mask(len(test), float(cfg["holdout_fraction"]), int(cfg["seed"]))]
+    return test[~holdout_mask(len(test), monitor.holdout_fraction, monitor.seed)]
 
 
 def figures(champion: Champion, frame: pd.DataFrame) -> dict[str, float]:
@@ -48,14 +45,14 @@ def figures(champion: Champion, frame: pd.DataFrame) -> dict[str, float]:
 
 
 def compare(
-    champion: dict[str, float], challenger: dict[str, float], rules: dict[str, Any]
+    champion: dict[str, float], challenger: dict[str, float], rules: dict[str, PromotionRule]
 ) -> tuple[bool, list[str]]:
-    """Promote unless some figure is worse than the champion's by more than its tolerance;
-    return the verdict and one line per rule saying why."""
+    """Promote unless some figure is worse than the champion's by more than its tolerance
+    (params `promotion.rules`); return the verdict and one line per rule saying why."""
     promote, lines = True, []
     for name, rule in rules.items():
-        lower = rule["better"] == "lower"
-        old, new, tolerance = champion[name], challenger[name], float(rule["tolerance"])
+        lower = rule.better == "lower"
+        old, new, tolerance = champion[name], challenger[name], rule.tolerance
         worse_by = (new - old) if lower else (old - new)
         ok = worse_by <= tolerance
         promote &= ok

@@ -21,6 +21,7 @@ import pandas as pd
 from iot_anomaly.champion import CHAMPION_PROTOCOL, COMPONENTS, Champion
 from iot_anomaly.config import Paths, champion_version_root, current_champion
 from iot_anomaly.io import write_parquet, write_text
+from iot_anomaly.params import MonitorParams, PromotionParams
 
 REFERENCE = "reference.parquet"  # training rows sampled as the drift reference
 
@@ -108,17 +109,20 @@ class ChampionStore:
         write_text(version + "\n", self.current_file)
 
 
-def store_from_params(params: dict[str, Any], paths: Paths) -> ChampionStore:
-    return ChampionStore(paths.root / params["promotion"]["champion_dir"])
+def store_from_params(promotion: PromotionParams, paths: Paths) -> ChampionStore:
+    """The champion store of `promotion.champion_dir`."""
+    return ChampionStore(paths.root / promotion.champion_dir)
 
 
-def ensure_champion(params: dict[str, Any], paths: Paths) -> tuple[ChampionStore, bool]:
+def ensure_champion(
+    promotion: PromotionParams, monitor: MonitorParams, paths: Paths
+) -> tuple[ChampionStore, bool]:
     """The store, with the pipeline's registered model adopted as the first champion if none
-    was promoted yet; the flag says whether that adoption happened now."""
-    store = store_from_params(params, paths)
+    was promoted yet (its drift reference: `monitor.reference_rows` rows drawn with
+    `monitor.seed`); the flag says whether that adoption happened now."""
+    store = store_from_params(promotion, paths)
     if store.current() is not None:
         return store, False
-    cfg = params["monitor"]
-    version = store.add(paths, int(cfg["reference_rows"]), int(cfg["seed"]))
+    version = store.add(paths, monitor.reference_rows, monitor.seed)
     store.promote(version)
     return store, True

@@ -12,6 +12,7 @@ from typing import Any
 from iot_anomaly.config import Paths
 from iot_anomaly.monitoring import decisions
 from iot_anomaly.monitoring.store import store_from_params
+from iot_anomaly.params import Params
 from iot_anomaly.stages.monitor import batches_dir, processed
 
 
@@ -57,12 +58,12 @@ def _file(path: Path) -> Path | None:
     return path if path.is_file() else None
 
 
-def read_batches(params: dict[str, Any], paths: Paths) -> list[Batch]:
+def read_batches(params: Params, paths: Paths) -> list[Batch]:
     """Every processed batch (scored or rejected), oldest first."""
-    root = batches_dir(params, paths)
-    reports = paths.root / params["monitor"]["reports_dir"]
+    root = batches_dir(params.monitor, paths)
+    reports = paths.root / params.monitor.reports_dir
     found = []
-    for status in processed(params, paths):
+    for status in processed(params.monitor, paths):
         folder = root / status["batch"]
         found.append(
             Batch(
@@ -78,9 +79,9 @@ def read_batches(params: dict[str, Any], paths: Paths) -> list[Batch]:
     return found
 
 
-def read_champion(params: dict[str, Any], paths: Paths) -> dict[str, Any] | None:
+def read_champion(params: Params, paths: Paths) -> dict[str, Any] | None:
     """The promoted champion's registry record, or None before the first promotion."""
-    store = store_from_params(params, paths)
+    store = store_from_params(params.promotion, paths)
     version = store.current()
     if version is None:
         return None
@@ -90,7 +91,7 @@ def read_champion(params: dict[str, Any], paths: Paths) -> dict[str, Any] | None
         return {"version": version}
 
 
-def gather(params: dict[str, Any], paths: Paths) -> SiteInputs:
+def gather(params: Params, paths: Paths) -> SiteInputs:
     """Read every input of the site; metrics.json is the one that must exist."""
     metrics_file = paths.reports / "metrics.json"
     if not metrics_file.is_file():
@@ -110,8 +111,8 @@ def gather(params: dict[str, Any], paths: Paths) -> SiteInputs:
         registered=_json(paths.artifacts / "registry" / "champion.json"),
         champion=read_champion(params, paths),
         batches=read_batches(params, paths),
-        decisions=decisions.read(paths.root / params["promotion"]["decision_log"]),
-        drift_share=float(params["monitor"]["drift_share"]),
+        decisions=decisions.read(paths.root / params.promotion.decision_log),
+        drift_share=params.monitor.drift_share,
         figures=figures,
         validation_html=_file(paths.validation_dir / "index.html"),
     )

@@ -1,25 +1,44 @@
-"""The drift timeline as inline SVG: one column per monitored batch (in arrival order) with
-the share of drifted features, the predicted attack share and, for labelled batches, the
-accuracy; rejected batches and retraining or promotion events are marked. Every point is
-a link (SVG `<a>`), so the chart needs no script and opens from a file."""
+"""The drift timeline, drawn by matplotlib as a static SVG for the drift page: one column per
+monitored batch (in arrival order) with the share of drifted features, the predicted attack
+share and, for labelled batches, the accuracy; rejected batches, the drift threshold and
+retraining, training and promotion decisions are marked.
+
+Every point is a link to its batch's report (`set_urls` on the scatter collections, which the
+SVG backend writes as `<a>` elements), so the chart, inlined in the page, needs no script and
+opens from a file. Each event line is an SVG group with the id `event-<n>`, its number on the
+chart and in the page's table of events.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Final
 
-from iot_anomaly.reporting import esc
+import matplotlib as mpl
+from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-#: Series drawn per scored batch: (key in TimelinePoint, label, colour).
+#: Series drawn per scored batch: (field of TimelinePoint, label, colour, marker).
 SERIES: Final = (
-    ("drifted_share", "share of drifted features", "#2271b1"),
-    ("attack_share", "predicted attack share", "#d98500"),
-    ("accuracy", "accuracy (labelled batches)", "#008a20"),
+    ("drifted_share", "share of drifted features", "#2271b1", "o"),
+    ("attack_share", "predicted attack share", "#d98500", "s"),
+    ("accuracy", "accuracy (labelled batches)", "#008a20", "^"),
 )
 EVENT_COLOURS: Final = {"retrain": "#b32d2e", "promotion": "#7b3fb0", "training": "#50575e"}
 REJECTED_COLOUR: Final = "#b32d2e"
-_MARGIN: Final = {"left": 48, "right": 16, "top": 16, "bottom": 40}
+FIRED_COLOUR: Final = "#b32d2e"
+GRID_COLOUR: Final = "#dcdcde"
+TEXT_COLOUR: Final = "#50575e"
+#: CSS pixels per inch: a figure of width/96 inches is `width` CSS pixels wide in the page.
+CSS_DPI: Final = 96
+REJECTED_AT: Final = -0.07  # rejected batches sit just below the axis: they have no shares
+MAX_TICKS: Final = 24
+#: Fixed ids and no metadata (no date, no creator), so the same data draws the same bytes.
+SVG_STYLE: Final = {"svg.fonttype": "none", "svg.hashsalt": "iot-anomaly-timeline"}
+NO_METADATA: Final = {"Creator": None, "Date": None, "Format": None, "Type": None}
 
 
 @dataclass(frozen=True)
@@ -46,8 +65,8 @@ class TimelineEvent:
 
 
 def event_position(event_time: str, received: list[str]) -> float:
-    """x position (in batch slots) of an event: just after the last batch received at or
-    before it; before the first batch when it came earlier than all of them."""
+    """x position (in batch slots, the first batch at 0) of an event: just after the last
+    batch received at or before it; before the first batch when it came earlier than all."""
     before = sum(1 for t in received if t <= event_time)
     return before - 0.5 if before else -0.5
 
@@ -59,97 +78,92 @@ def timeline_svg(
     width: int,
     height: int,
 ) -> str:
-    """The chart; `points` in arrival order. Values are shares in [0, 1]."""
-    n = max(len(points), 1)
-    left, right, top, bottom = (_MARGIN[k] for k in ("left", "right", "top", "bottom"))
-    plot_w, plot_h = width - left - right, height - top - bottom
-    slot = plot_w / n
+    """The chart as an `<svg>` element (no XML prolog), `width` x `height` CSS pixels;
+    `points` in arrival order, shares in [0, 1]."""
+    with mpl.rc_context({**SVG_STYLE, "font.size": 8}):
+        fig = Figure(figsize=(width / CSS_DPI, height / CSS_DPI), layout="constrained")
+        FigureCanvasSVG(fig)
+        ax = fig.add_subplot()
+        n = len(points)
+        handles = _draw(ax, points, events, threshold)
+        ax.set_xlim(0.2, max(n, 1) + 0.8)  # room for an event before the first batch
+        ax.set_ylim(REJECTED_AT * 2, 1.08)
+        ax.set_yticks([0.0, 0.25, 0.5, 0.75, 1.0])
+        every = max(1, n // MAX_TICKS)
+        ax.set_xticks(range(1, n + 1, every))
+        ax.set_xlabel("monitored batch (arrival order; see the table)", color=TEXT_COLOUR)
+        ax.set_ylabel("share", color=TEXT_COLOUR)
+        ax.tick_params(colors=TEXT_COLOUR)
+        ax.grid(axis="y", color=GRID_COLOUR, linewidth=0.8)
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        fig.legend(handles=handles, loc="outside right upper", frameon=False)
+        out = io.StringIO()
+        fig.savefig(out, format="svg", metadata=NO_METADATA)
+    svg = out.getvalue()
+    return svg[svg.index("<svg") :]
 
-    def x(i: float) -> float:
-        return left + (i + 0.5) * slot
 
-    def y(v: float) -> float:
-        return top + (1.0 - min(max(v, 0.0), 1.0)) * plot_h
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="100%" role="img" aria-labelledby="timeline-title" class="timeline">'
-        '<title id="timeline-title">Drift over time: one column per monitored batch</title>'
-    ]
-    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-        parts.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
-            'stroke="#dcdcde" stroke-width="1"/>'
-            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end" '
-            f'fill="#50575e">{tick:.2f}</text>'
-        )
-    parts.append(
-        f'<line x1="{left}" x2="{width - right}" y1="{y(threshold):.1f}" '
-        f'y2="{y(threshold):.1f}" stroke="#2271b1" stroke-dasharray="6 4" stroke-width="1">'
-        f"<title>drift threshold: share of drifted features above {threshold}</title></line>"
-    )
-    received = [p.received_at for p in points]
-    for event in events:
-        ex = x(event_position(event.time, received))
-        colour = EVENT_COLOURS.get(event.kind, "#50575e")
-        parts.append(
-            f'<g class="event"><line x1="{ex:.1f}" x2="{ex:.1f}" y1="{top}" '
-            f'y2="{top + plot_h}" stroke="{colour}" stroke-width="2" stroke-dasharray="2 3"/>'
-            f'<rect x="{ex - 4:.1f}" y="{top - 2}" width="8" height="8" fill="{colour}">'
-            f"<title>{esc(event.time)}: {esc(event.label)}</title></rect></g>"
-        )
-    for key, label, colour in SERIES:
-        coords = [
-            f"{x(i):.1f},{y(getattr(p, key)):.1f}"
-            for i, p in enumerate(points)
+def _draw(ax, points: list[TimelinePoint], events: list[TimelineEvent], threshold: float):
+    """Everything on the axes; returns the legend's entries (one per kind of mark)."""
+    handles = []
+    for key, label, colour, marker in SERIES:
+        shown = [
+            (i, p, getattr(p, key))
+            for i, p in enumerate(points, 1)
             if p.scored and getattr(p, key) is not None
         ]
-        if len(coords) > 1:
-            parts.append(
-                f'<polyline points="{" ".join(coords)}" fill="none" stroke="{colour}" '
-                f'stroke-width="1.5" opacity="0.7"><title>{esc(label)}</title></polyline>'
-            )
-    every = max(1, n // 24)  # at most ~24 axis labels
-    for i, p in enumerate(points):
-        if i % every == 0:
-            parts.append(
-                f'<text x="{x(i):.1f}" y="{top + plot_h + 16}" font-size="11" '
-                f'text-anchor="middle" fill="#50575e">{i + 1}</text>'
-            )
-        parts.append(_point(p, i + 1, x(i), y))
-    parts.append(
-        f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" font-size="11" '
-        'text-anchor="middle" fill="#50575e">monitored batch (arrival order; see the table)</text>'
-    )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _point(p: TimelinePoint, number: int, px: float, scale: Callable[[float], float]) -> str:
-    """One batch's markers (at `px`, heights by the chart's `scale`), in a link to its report."""
-    if not p.scored:
-        cy = scale(0.0) - 8
-        return (
-            f'<a href="{esc(p.href)}" class="point" data-batch="{esc(p.batch)}">'
-            f"<title>#{number} {esc(p.batch)}: rejected ({esc(p.received_at)})</title>"
-            f'<path d="M{px - 5:.1f},{cy - 5:.1f} l10,10 m0,-10 l-10,10" '
-            f'stroke="{REJECTED_COLOUR}" stroke-width="2.5"/>'
-            f'<rect x="{px - 7:.1f}" y="{cy - 7:.1f}" width="14" height="14" fill="transparent"/>'
-            "</a>"
-        )
-    figures = "; ".join(
-        f"{label} {getattr(p, key):.3f}" for key, label, _ in SERIES if getattr(p, key) is not None
-    )
-    verdict = "DRIFT" if p.fired else "no drift"
-    marks = []
-    for key, _, colour in SERIES:
-        value = getattr(p, key)
-        if value is None:
+        if not shown:
             continue
-        ring = ' stroke="#b32d2e" stroke-width="2.5"' if p.fired and key == "drifted_share" else ""
-        marks.append(f'<circle cx="{px:.1f}" cy="{scale(value):.1f}" r="5" fill="{colour}"{ring}/>')
-    return (
-        f'<a href="{esc(p.href)}" class="point" data-batch="{esc(p.batch)}">'
-        f"<title>#{number} {esc(p.batch)} ({esc(p.received_at)}): {verdict}; "
-        f"{esc(figures)}. Opens the Evidently report.</title>{''.join(marks)}</a>"
-    )
+        xs, ys = [i for i, _, _ in shown], [v for _, _, v in shown]
+        ax.plot(xs, ys, color=colour, linewidth=1.5, alpha=0.7)
+        fired = [key == "drifted_share" and p.fired for _, p, _ in shown]
+        dots = ax.scatter(
+            xs, ys, s=40, color=colour, marker=marker, zorder=3,
+            edgecolors=[FIRED_COLOUR if f else "white" for f in fired],
+            linewidths=[2.5 if f else 0.5 for f in fired],
+        )  # fmt: skip
+        dots.set_urls([p.href for _, p, _ in shown])
+        handles.append(
+            Line2D([], [], color=colour, marker=marker, markersize=6, alpha=0.9, label=label)
+        )
+    if any(p.fired for p in points if p.scored):
+        handles.append(
+            Line2D(
+                [], [], linestyle="none", marker="o", markersize=7, color=SERIES[0][2],
+                markeredgecolor=FIRED_COLOUR, markeredgewidth=2.5, label="drift fired",
+            )
+        )  # fmt: skip
+    rejected = [(i, p) for i, p in enumerate(points, 1) if not p.scored]
+    if rejected:
+        crosses = ax.scatter(
+            [i for i, _ in rejected], [REJECTED_AT] * len(rejected), s=42, marker="x",
+            color=REJECTED_COLOUR, linewidths=2, zorder=3, label="rejected batch",
+        )  # fmt: skip
+        crosses.set_urls([p.href for _, p in rejected])
+        handles.append(crosses)
+    handles.append(
+        ax.axhline(
+            threshold, color=SERIES[0][2], linestyle=(0, (6, 4)), linewidth=1,
+            label=f"drift threshold ({threshold})",
+        )
+    )  # fmt: skip
+    received = [p.received_at for p in points]
+    at: dict[float, list[int]] = defaultdict(list)
+    kinds: dict[str, Line2D] = {}
+    for number, event in enumerate(events, 1):
+        x = event_position(event.time, received) + 1
+        line = ax.axvline(
+            x, color=EVENT_COLOURS.get(event.kind, TEXT_COLOUR), linestyle=(0, (2, 3)),
+            linewidth=2, gid=f"event-{number}", label=f"{event.kind} (decision)",
+        )  # fmt: skip
+        kinds.setdefault(event.kind, line)
+        at[x].append(number)
+    for x, numbers in at.items():
+        ax.annotate(
+            ",".join(str(n) for n in numbers), (x, 1.08), xytext=(3, -2),
+            textcoords="offset points", ha="left", va="top", color=TEXT_COLOUR,
+            fontweight="bold",
+        )  # fmt: skip
+    return [*handles, *kinds.values()]

@@ -19,11 +19,10 @@ from iot_anomaly.data.preprocess import feature_names, load_preprocessor, target
 from iot_anomaly.evaluation import metrics as mt
 from iot_anomaly.evaluation import paper, plots
 from iot_anomaly.io import write_json, write_text
+from iot_anomaly.models import catalog
 from iot_anomaly.models import ensemble as ens
-from iot_anomaly.stages.train import MODELS
-
-CLASSIFIERS = ("knn", "cnn_lstm", "rf", "ensemble")
-SCORERS = ("ae", "gan")
+from iot_anomaly.params import EvaluateParams, Params
+from iot_anomaly.runtime import Runtime
 
 
 def _category_detection(category: np.ndarray, flagged: np.ndarray) -> dict[str, float | None]:
@@ -45,7 +44,7 @@ def evaluate_model(
     """All figures for one model's predictions on one protocol's test rows."""
     unseen = test[schema.LABEL].isin(schema.UNSEEN_LABELS).to_numpy()
     result: dict[str, Any] = {"test_rows": len(test)}
-    if model in CLASSIFIERS:
+    if model in catalog.CLASSIFIERS:
         predicted = predictions["category"].to_numpy()
         flagged = (predicted != schema.category_index(schema.NORMAL)).astype(np.int64)
         result["multiclass"] = mt.multiclass_metrics(category, predicted)
@@ -85,22 +84,28 @@ def three_layer_figures(category: np.ndarray, predicted: np.ndarray, layer: np.n
 
 
 def feature_importance(
-    params: dict[str, Any], paths: Paths, protocol: str, test: pd.DataFrame
+    cfg: EvaluateParams,
+    encoding: str,
+    seed: int,
+    paths: Paths,
+    protocol: str,
+    test: pd.DataFrame,
+    threads: int = 1,
 ) -> dict[str, dict[str, float]]:
-    """RF impurity importances and permutation importance (accuracy drop) on test rows."""
-    cfg = params["evaluate"]
+    """RF impurity importances and permutation importance (accuracy drop) on test rows;
+    `encoding` is the rf model's (`train_rf.encoding`), `seed` draws the rows and
+    permutations, the forest predicts on `threads` cores."""
     forest = joblib.load(paths.model_dir(protocol, "rf") / "model.joblib")
-    pre = load_preprocessor(paths.preprocessor(protocol, params["train_rf"]["encoding"]))
+    forest.set_params(n_jobs=threads)
+    pre = load_preprocessor(paths.preprocessor(protocol, encoding))
     names = feature_names(pre)
-    sample = test.sample(
-        min(len(test), int(cfg["permutation_rows"])), random_state=int(params["models"]["seed"])
-    )
+    sample = test.sample(min(len(test), cfg.permutation_rows), random_state=seed)
     category, _ = targets(sample)
     perm = permutation_importance(
-        forest, transform(pre, sample), category, n_repeats=int(cfg["permutation_repeats"]),
-        random_state=int(params["models"]["seed"]), n_jobs=1,
+        forest, transform(pre, sample), category, n_repeats=cfg.permutation_repeats,
+        random_state=seed, n_jobs=1,
     )  # fmt: skip
-    top = int(cfg["top_features"])
+    top = cfg.top_features
 
     def ranked(values: np.ndarray) -> dict[str, float]:
         order = np.argsort(values)[::-1][:top]
@@ -112,24 +117,25 @@ def feature_importance(
     }
 
 
-def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
+def run(params: Params, paths: Paths, runtime: Runtime | None = None) -> dict[str, Any]:
     """Evaluate every model with predictions on every protocol; write all reports."""
+    runtime = runtime or Runtime.from_env()
     figures = paths.reports / "figures"
     plots_dir = paths.reports / "plots"
     results: dict[str, Any] = {}
     extras: dict[str, Any] = {}
-    for protocol in params["preprocess"]["protocols"]:
+    for protocol in params.preprocess.protocols:
         test = pd.read_parquet(paths.split(protocol, "test"))
         category, attack = targets(test)
         results[protocol] = {}
         curves: dict[str, dict] = {}
-        for model in MODELS:
+        for model in catalog.NAMES:
             path = paths.predictions(protocol, model)
             if not path.is_file():
                 continue
             predictions = pd.read_parquet(path)
             results[protocol][model] = evaluate_model(model, predictions, test, category, attack)
-            if model in CLASSIFIERS:
+            if model in catalog.CLASSIFIERS:
                 cm = results[protocol][model]["multiclass"]["confusion_matrix"]
                 plots.confusion_matrix_png(
                     cm, figures / f"confusion_{protocol}_{model}.png", f"{model} on {protocol}"
@@ -162,7 +168,10 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
                 paths, protocol, results[protocol], category
             )
         if (paths.model_dir(protocol, "rf") / "model.joblib").is_file():
-            importance = feature_importance(params, paths, protocol, test)
+            importance = feature_importance(
+                params.evaluate, params.train_rf.encoding, params.models.seed, paths, protocol,
+                test, runtime.threads,
+            )  # fmt: skip
             extras.setdefault(protocol, {})["feature_importance"] = importance
             plots.bar_png(importance["permutation"], figures / f"importance_{protocol}.png",
                           f"Permutation importance, rf on {protocol}", "accuracy drop")  # fmt: skip

@@ -26,6 +26,7 @@ from iot_anomaly.data.reader import KddFormatError, ParseResult, parse_kdd, writ
 from iot_anomaly.io import write_json, write_parquet, write_text
 from iot_anomaly.monitoring import decisions, drift
 from iot_anomaly.monitoring.store import ChampionStore, ensure_champion
+from iot_anomaly.params import MonitorParams, Params
 
 STATUS = "status.json"
 CLEAN = "clean.parquet"
@@ -72,17 +73,17 @@ def batch_id(path: Path) -> str:
     return name
 
 
-def batches_dir(params: dict[str, Any], paths: Paths) -> Path:
-    return paths.root / params["monitor"]["batches_dir"]
+def batches_dir(monitor: MonitorParams, paths: Paths) -> Path:
+    return paths.root / monitor.batches_dir
 
 
 def read_status(folder: Path) -> dict[str, Any]:
     return json.loads((folder / STATUS).read_text())
 
 
-def processed(params: dict[str, Any], paths: Paths) -> list[dict[str, Any]]:
+def processed(monitor: MonitorParams, paths: Paths) -> list[dict[str, Any]]:
     """Status of every processed batch, oldest first."""
-    root = batches_dir(params, paths)
+    root = batches_dir(monitor, paths)
     if not root.is_dir():
         return []
     found = [read_status(d) for d in sorted(root.iterdir()) if (d / STATUS).is_file()]
@@ -119,16 +120,17 @@ def _reject(outcome: BatchOutcome, folder: Path, log: Path, reason: str) -> Batc
 
 
 def run(
-    params: dict[str, Any], paths: Paths, progress: Callable[[str], None] = lambda _: None
+    params: Params, paths: Paths, progress: Callable[[str], None] = lambda _: None
 ) -> BatchOutcome | None:
-    """Process the next inbox batch; None when the inbox is empty."""
-    cfg = params["monitor"]
-    log = paths.root / params["promotion"]["decision_log"]
-    batch = next_batch(paths.root / cfg["inbox"])
+    """Process the next inbox batch (params groups `monitor` and `promotion`); None when the
+    inbox is empty."""
+    cfg = params.monitor
+    log = paths.root / params.promotion.decision_log
+    batch = next_batch(paths.root / cfg.inbox)
     if batch is None:
         return None
     # The champion first: without one the batch stays in the inbox for a later run.
-    store, adopted = ensure_champion(params, paths)
+    store, adopted = ensure_champion(params.promotion, cfg, paths)
     version = store.current()
     if version is None:  # ensure_champion either promoted one or raised
         raise RuntimeError(f"{store.current_file}: no champion after adoption")
@@ -142,7 +144,7 @@ def run(
         )
     started = time.perf_counter()
     name = batch_id(batch)
-    folder = batches_dir(params, paths) / name
+    folder = batches_dir(cfg, paths) / name
     outcome = BatchOutcome(
         batch=name, source=batch.name, status="processing", received_at=decisions.now()
     )
@@ -158,21 +160,18 @@ def run(
     outcome.rows, outcome.quarantined = len(parsed.frame), parsed.n_quarantined
     outcome.labelled = parsed.has_label
     share = parsed.n_quarantined / max(parsed.lines_read, 1)
-    if parsed.frame.empty or share > float(cfg["max_quarantined_share"]):
+    if parsed.frame.empty or share > cfg.max_quarantined_share:
         return _reject(
             outcome,
             folder,
             log,
             f"{claimed}: {parsed.n_quarantined:,} of {parsed.lines_read:,} lines quarantined "
-            f"(more than {cfg['max_quarantined_share']:.0%}); see {folder / 'quarantine.csv'}",
+            f"(more than {cfg.max_quarantined_share:.0%}); see {folder / 'quarantine.csv'}",
         )
     outcome.timings["parse"] = time.perf_counter() - started
 
     progress(f"{name}: validating {len(parsed.frame):,} rows")
-    suites = [
-        validation.load_suite(paths.root / p)
-        for p in cfg["suites"]["labelled" if parsed.has_label else "unlabelled"]
-    ]
+    suites = [validation.load_suite(paths.root / p) for p in cfg.suites.of(parsed.has_label)]
     result = validation.validate_dataset(
         name, str(claimed), parsed.frame, suites, parsed.n_quarantined
     )
@@ -197,17 +196,17 @@ def run(
     current = frame.assign(**{drift.PREDICTION: predictions["category"].to_numpy()})
     if not parsed.has_label:
         reference = reference.drop(columns=[schema.CATEGORY])
-    snapshot = drift.drift_report(reference, current, float(cfg["drift_share"]))
+    snapshot = drift.drift_report(reference, current, cfg.drift_share)
     summary = drift.decide(
         drift.summarise(snapshot),
-        float(cfg["drift_share"]),
-        float(cfg["quality_drop"]),
+        cfg.drift_share,
+        cfg.quality_drop,
         reference_accuracy if parsed.has_label else None,
     )
     summary.attack_share = outcome.attack_share
-    reports = paths.root / cfg["reports_dir"]
+    reports = paths.root / cfg.reports_dir
     drift.save(snapshot, reports / f"{name}.html", reports / f"{name}.json")
-    drift.add_to_workspace(snapshot, paths.root / cfg["workspace"], cfg["project"], name)
+    drift.add_to_workspace(snapshot, paths.root / cfg.workspace, cfg.project, name)
     outcome.timings["drift"] = time.perf_counter() - started
 
     outcome.status, outcome.drift = "scored", summary.to_dict()
@@ -221,7 +220,7 @@ def run(
         "; ".join(summary.reasons)
         or (
             f"{summary.drifted_columns} of {summary.columns} features drifted "
-            f"(share {summary.drifted_share:.2f} <= {cfg['drift_share']})"
+            f"(share {summary.drifted_share:.2f} <= {cfg.drift_share})"
         ),
         batch=name,
         champion=version,
@@ -231,27 +230,30 @@ def run(
     return outcome
 
 
-def pending_confirmed(params: dict[str, Any], paths: Paths) -> list[str]:
-    """Labelled, scored batches that have not joined the training data yet."""
-    confirmed = paths.root / params["data"]["confirmed_dir"]
+def pending_confirmed(confirmed_dir: Path, monitor: MonitorParams, paths: Paths) -> list[str]:
+    """Labelled, scored batches that have not joined the training data (`confirmed_dir`,
+    params `data.confirmed_dir`) yet."""
+    confirmed = paths.root / confirmed_dir
     return [
         s["batch"]
-        for s in processed(params, paths)
+        for s in processed(monitor, paths)
         if s["status"] == "scored"
         and s["labelled"]
         and not (confirmed / f"{s['batch']}.csv").exists()
     ]
 
 
-def join_confirmed(params: dict[str, Any], paths: Paths, batches: list[str]) -> list[Path]:
-    """Copy each labelled batch's clean rows into the confirmed data folder (KDD format);
-    the caller then records the new data version with DVC."""
+def join_confirmed(
+    confirmed_dir: Path, monitor: MonitorParams, paths: Paths, batches: list[str]
+) -> list[Path]:
+    """Copy each labelled batch's clean rows into the confirmed data folder (`confirmed_dir`,
+    KDD format); the caller then records the new data version with DVC."""
     from iot_anomaly.data.reader import to_kdd_lines
 
-    folder = paths.root / params["data"]["confirmed_dir"]
+    folder = paths.root / confirmed_dir
     written = []
     for name in batches:
-        source = batches_dir(params, paths) / name
+        source = batches_dir(monitor, paths) / name
         status = read_status(source)
         if status["status"] != "scored" or not status["labelled"]:
             raise ValueError(f"{source}: batch {name} is not a scored, labelled batch")

@@ -12,6 +12,7 @@ from iot_anomaly.config import CONFIRMED, Paths
 from iot_anomaly.data import splits as sp
 from iot_anomaly.data.preprocess import EncodingSpec, fit_preprocessor, save_preprocessor
 from iot_anomaly.io import write_json, write_parquet
+from iot_anomaly.params import Params, PreprocessParams
 
 PARTS = ("train", "test", "train_normal")
 
@@ -32,23 +33,24 @@ def table2_comparison(split: sp.Split) -> list[dict[str, Any]]:
 
 
 def run(
-    params: dict[str, Any], paths: Paths, progress: Callable[[str], None] = lambda _: None
+    params: Params, paths: Paths, progress: Callable[[str], None] = lambda _: None
+) -> dict[str, Any]:
+    """The `preprocess` stage: `build` with its params group."""
+    return build(params.preprocess, paths, progress)
+
+
+def build(
+    cfg: PreprocessParams, paths: Paths, progress: Callable[[str], None] = lambda _: None
 ) -> dict[str, Any]:
     """Write every protocol's split parts and fitted preprocessors; return the summary."""
-    cfg = params["preprocess"]
-    specs = [EncodingSpec.from_params(name, p) for name, p in cfg["encodings"].items()]
+    specs = [EncodingSpec.from_params(name, e) for name, e in cfg.encodings.items()]
     train_file = pd.read_parquet(paths.clean("train"))
     test_file = pd.read_parquet(paths.clean("test"))
     confirmed_path = paths.clean(CONFIRMED)
     confirmed = pd.read_parquet(confirmed_path) if confirmed_path.is_file() else None
     progress("building splits")
     built, dedup_stats = sp.build_protocols(
-        list(cfg["protocols"]),
-        train_file,
-        test_file,
-        float(cfg["test_size"]),
-        int(cfg["seed"]),
-        confirmed,
+        list(cfg.protocols), train_file, test_file, cfg.test_size, cfg.seed, confirmed
     )
     summary: dict[str, Any] = {"protocols": {}}
     for name, split in built.items():

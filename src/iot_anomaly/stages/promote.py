@@ -12,23 +12,25 @@ from iot_anomaly.config import Paths
 from iot_anomaly.monitoring import decisions
 from iot_anomaly.monitoring.promotion import compare, evaluation_set, figures
 from iot_anomaly.monitoring.store import store_from_params
+from iot_anomaly.params import Params
 
 
 def run(
-    params: dict[str, Any],
+    params: Params,
     paths: Paths,
     reason: str = "manual",
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """Compare, promote or keep, record; return the decision with both models' figures."""
-    log = paths.root / params["promotion"]["decision_log"]
-    store = store_from_params(params, paths)
+    """Compare, promote or keep, record; return the decision with both models' figures
+    (params groups `promotion` and `monitor`)."""
+    log = paths.root / params.promotion.decision_log
+    store = store_from_params(params.promotion, paths)
     registry = paths.artifacts / "registry" / "champion.json"
     if not registry.is_file():
         raise FileNotFoundError(f"{registry}: no model registered; run `dvc repro` first")
     challenger = json.loads(registry.read_text())["version"]
     champion = store.current()
-    cfg = params["monitor"]
+    cfg = params.monitor
     if champion == challenger:
         entry = decisions.record(
             log,
@@ -40,7 +42,7 @@ def run(
         )
         return entry
     progress("copying the challenger into the champion store")
-    store.add(paths, int(cfg["reference_rows"]), int(cfg["seed"]))
+    store.add(paths, cfg.reference_rows, cfg.seed)
     if champion is None:
         store.promote(challenger)
         return decisions.record(
@@ -51,11 +53,11 @@ def run(
             version=challenger,
             trigger=reason,
         )
-    frame = evaluation_set(params, paths)
+    frame = evaluation_set(cfg, paths)
     progress(f"scoring the evaluation set ({len(frame):,} rows) with both models")
     old = figures(store.load(champion), frame)
     new = figures(store.load(challenger), frame)
-    promote, lines = compare(old, new, params["promotion"]["rules"])
+    promote, lines = compare(old, new, params.promotion.rules)
     if promote:
         store.promote(challenger)
     return decisions.record(

@@ -1,9 +1,9 @@
 """Stage `report`: the review site under `reports/site/` (params `report.site_dir`).
 
-Pages come from `iot_anomaly.review`; the figures, validation pages, quarantine files and
-Evidently reports they link to are copied into the site, so the folder is complete on its
-own and opens from a file. The site is built beside the old one and swapped in at the end,
-so a failed build leaves the last good site in place.
+Pages come from `iot_anomaly.review.site` (Jinja2 templates); the figures, validation pages,
+quarantine files and Evidently reports they link to are copied into the site, so the folder
+is complete on its own and opens from a file. The site is built beside the old one and
+swapped in at the end, so a failed build leaves the last good site in place.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from iot_anomaly.config import Paths
-from iot_anomaly.review import pages
+from iot_anomaly.config import Params, Paths
+from iot_anomaly.monitoring import decisions
+from iot_anomaly.review import site
 from iot_anomaly.review.inputs import SiteInputs, gather
+from iot_anomaly.review.parts import PAGES, Layout
 
 #: Figures of reports/figures/ that the pages show (the confusion matrices are tables).
 FIGURE_PREFIXES = ("roc_pr_", "importance_")
@@ -37,28 +39,26 @@ def write_favicon(path: Path) -> Path:
     return path
 
 
-def site_dir(params: dict[str, Any], paths: Paths) -> Path:
-    return paths.root / params["report"]["site_dir"]
+def site_dir(params: Params, paths: Paths) -> Path:
+    return paths.root / params.report.site_dir
 
 
-def render(inputs: SiteInputs, params: dict[str, Any]) -> dict[str, str]:
+def render(inputs: SiteInputs, params: Params) -> dict[str, str]:
     """Every page of the site: file name → HTML."""
-    cfg = params["report"]
-    layout = pages.Layout()
-    return {
-        "index.html": pages.index_page(inputs),
-        "model.html": pages.model_page(inputs, layout),
-        "data.html": pages.data_page(inputs, layout, int(cfg["max_failures"])),
-        "drift.html": pages.drift_page(
-            inputs, layout, int(cfg["timeline"]["width"]), int(cfg["timeline"]["height"])
-        ),
-        "decisions.html": pages.decisions_page(inputs, layout),
-    }
+    cfg = params.report
+    return site.pages(
+        inputs,
+        decisions.KINDS,
+        max_failures=cfg.max_failures,
+        timeline_width=cfg.timeline.width,
+        timeline_height=cfg.timeline.height,
+        seed=params.models.seed,
+    )
 
 
 def copies(inputs: SiteInputs) -> dict[str, Path]:
     """Files the pages link to: path in the site → source file."""
-    layout = pages.Layout()
+    layout = Layout()
     found: dict[str, Path] = {
         layout.figure(name): path
         for name, path in inputs.figures.items()
@@ -77,7 +77,7 @@ def copies(inputs: SiteInputs) -> dict[str, Path]:
 
 
 def run(
-    params: dict[str, Any], paths: Paths, progress: Callable[[str], None] = lambda _: None
+    params: Params, paths: Paths, progress: Callable[[str], None] = lambda _: None
 ) -> dict[str, Any]:
     """Build the site; return where it is and what it holds."""
     progress("reading metrics, validation results and the monitoring state")
@@ -107,7 +107,7 @@ def run(
     scored = [b for b in inputs.batches if b.status["status"] == "scored"]
     return {
         "site": str(target / "index.html"),
-        "pages": [name for name, _, _ in pages.PAGES],
+        "pages": [name for name, _, _ in PAGES],
         "protocols": list(inputs.metrics),
         "models": sum(len(m) for m in inputs.metrics.values()),
         "batches": len(inputs.batches),

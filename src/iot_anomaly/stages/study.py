@@ -9,7 +9,6 @@ to land in the test split. Expensive (every model, every seed), so it is a comma
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,9 @@ from iot_anomaly.config import Paths
 from iot_anomaly.data.preprocess import targets
 from iot_anomaly.evaluation import metrics as mt
 from iot_anomaly.io import write_json
+from iot_anomaly.models import catalog
+from iot_anomaly.params import Params
+from iot_anomaly.runtime import Runtime
 from iot_anomaly.stages import preprocess, train
 from iot_anomaly.stages.evaluate import evaluate_model, paired_test
 
@@ -29,14 +31,10 @@ VARIES = ("models", "split")
 RANDOM_SPLITS = ("paper", "dedup")
 #: (model, path into its evaluation result) of every figure the study summarises.
 FIGURES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    *((m, ("binary", k)) for m in train.MODELS for k in ("accuracy", "precision", "recall", "f1")),
-    *(
-        (m, ("multiclass", k))
-        for m in ("knn", "cnn_lstm", "rf", "ensemble")
-        for k in ("accuracy", "macro_f1")
-    ),
-    *((m, ("scores", "roc_auc")) for m in ("ae", "gan")),
-    *((m, ("kdd_cost",)) for m in ("knn", "cnn_lstm", "rf", "ensemble")),
+    *((m, ("binary", k)) for m in catalog.NAMES for k in ("accuracy", "precision", "recall", "f1")),
+    *((m, ("multiclass", k)) for m in catalog.CLASSIFIERS for k in ("accuracy", "macro_f1")),
+    *((m, ("scores", "roc_auc")) for m in catalog.SCORERS),
+    *((m, ("kdd_cost",)) for m in catalog.CLASSIFIERS),
 )
 
 
@@ -76,30 +74,30 @@ def run_dir(paths: Paths, vary: str, seed: int) -> Path:
 
 
 def _seeded(
-    params: dict[str, Any], paths: Paths, protocol: str, vary: str, seed: int
-) -> tuple[dict[str, Any], Paths]:
+    params: Params, paths: Paths, protocol: str, vary: str, seed: int
+) -> tuple[Params, Paths]:
     """The params and paths of one seed's run; for a split seed, the split built first."""
-    seeded = copy.deepcopy(params)
     if vary == "models":
-        seeded["models"]["seed"] = seed
-        return seeded, SeedPaths(paths.root, run_dir(paths, vary, seed))
-    seeded["preprocess"]["seed"] = seed
-    seeded["preprocess"]["protocols"] = [protocol]
+        models = params.models.model_copy(update={"seed": seed})
+        seed_paths = SeedPaths(paths.root, run_dir(paths, vary, seed))
+        return params.model_copy(update={"models": models}), seed_paths
+    split = params.preprocess.model_copy(update={"seed": seed, "protocols": [protocol]})
     split_paths = SplitPaths(run_dir(paths, vary, seed), project=paths.root)
-    preprocess.run(seeded, split_paths)
-    return seeded, split_paths
+    preprocess.build(split, split_paths)
+    return params.model_copy(update={"preprocess": split}), split_paths
 
 
 def run(
-    params: dict[str, Any],
+    params: Params,
     paths: Paths,
     protocol: str,
     seeds: list[int],
     progress: Callable[[str], None] = lambda _: None,
     vary: str = "models",
+    runtime: Runtime | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate every model per seed (of the models, or of the split); aggregate;
-    write the study file (`study_file`)."""
+    write the study file (`study_file`). `runtime` defaults to the environment's."""
     if vary not in VARIES:
         raise ValueError(f"vary must be one of {VARIES}, not {vary!r}")
     if vary == "split" and protocol not in RANDOM_SPLITS:
@@ -107,17 +105,18 @@ def run(
             f"{protocol!r} tests on a fixed file, so its split has no seed to vary; "
             f"use one of {RANDOM_SPLITS} or vary the models' seed"
         )
+    runtime = runtime or Runtime.from_env()
     per_seed: dict[int, dict[str, Any]] = {}
     paired: dict[int, dict[str, Any]] = {}
     for seed in seeds:
         progress(f"seed {seed}: data")
-        seeded, seed_paths = _seeded(params, paths, protocol, vary, int(seed))
+        seeded, seed_paths = _seeded(params, paths, protocol, vary, seed)
         test = pd.read_parquet(seed_paths.split(protocol, "test"))
         category, attack = targets(test)
         results = {}
-        for model in train.MODELS:
+        for model in catalog.TRAINING_ORDER:
             progress(f"seed {seed}: {model}")
-            train.run(seeded, seed_paths, model, protocol)
+            train.run(seeded, seed_paths, model, protocol, runtime)
             predictions = pd.read_parquet(seed_paths.predictions(protocol, model))
             results[model] = evaluate_model(model, predictions, test, category, attack)
         per_seed[seed] = results

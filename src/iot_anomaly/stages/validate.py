@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -14,30 +13,35 @@ from iot_anomaly.config import CONFIRMED, DATASETS, Paths
 from iot_anomaly.data import validation
 from iot_anomaly.data.reader import ParseResult, parse_kdd, write_quarantine
 from iot_anomaly.io import write_json, write_parquet, write_text
+from iot_anomaly.params import DataParams, Params, ValidateParams
 
 
 def run(
-    params: dict[str, Any], paths: Paths, progress: Callable[[str], None] = lambda _: None
+    params: Params, paths: Paths, progress: Callable[[str], None] = lambda _: None
+) -> list[validation.DataSetValidation]:
+    """The `validate` stage: `validate_data` with its params groups."""
+    return validate_data(params.data, params.validation, paths, progress)
+
+
+def validate_data(
+    data: DataParams,
+    checks: ValidateParams,
+    paths: Paths,
+    progress: Callable[[str], None] = lambda _: None,
 ) -> list[validation.DataSetValidation]:
     """Validate every data set; raise DataValidationError if a critical expectation fails.
 
     The HTML and JSON reports are written either way, so that a failure can be read; the
     clean parquet files are written only when every data set passed.
     """
+    sources = {dataset: data.raw_file(dataset) for dataset in DATASETS}
+    if confirmed_files(paths.root / data.confirmed_dir):
+        sources[CONFIRMED] = data.confirmed_dir
     suites = {
-        dataset: [
-            validation.load_suite(paths.root / p) for p in params["validate"]["suites"][dataset]
-        ]
-        for dataset in DATASETS
+        dataset: [validation.load_suite(paths.root / p) for p in checks.suites.of(dataset)]
+        for dataset in sources
     }
     results, frames = [], {}
-    sources = {d: Path(params["data"][f"{d}_file"]) for d in DATASETS}
-    confirmed_dir = params["data"].get("confirmed_dir")
-    if confirmed_dir and confirmed_files(paths.root / confirmed_dir):
-        sources[CONFIRMED] = Path(confirmed_dir)
-        suites[CONFIRMED] = [
-            validation.load_suite(paths.root / p) for p in params["validate"]["suites"][CONFIRMED]
-        ]
     for dataset, source in sources.items():
         progress(f"parsing {source}")
         parsed = (
