@@ -320,6 +320,48 @@ class BenchParams(Group):
     peers: PeersParams
 
 
+class Bound(Group):
+    """A target: the figure must be at least `min`, or at most `max` (exactly one)."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_side(self) -> Bound:
+        if (self.min is None) == (self.max is None):
+            raise ValueError("give exactly one of min and max")
+        return self
+
+    def met(self, value: float) -> bool:
+        return value >= self.min if self.min is not None else value <= self.max  # type: ignore[operator]
+
+    def __str__(self) -> str:
+        return f"≥ {self.min:,g}" if self.min is not None else f"≤ {self.max:,g}"
+
+
+class TargetsParams(Group):
+    """What the benchmarks (bench/) print their figures against; nothing in the pipeline
+    reads these. `quality` keys are paths into reports/metrics.json: protocol.model.figure."""
+
+    quality: dict[str, Bound] = Field(min_length=1)
+    predict_records_per_s: PositiveFloat
+    monitor_step_s: PositiveFloat
+    preprocess_s: PositiveFloat
+    preprocess_memory_gib: PositiveFloat
+
+    @field_validator("quality")
+    @classmethod
+    def _paths(cls, quality: dict[str, Bound]) -> dict[str, Bound]:
+        from iot_anomaly.models import catalog
+
+        for key in quality:
+            protocol, model, *figure = key.split(".")
+            if protocol not in ("paper", "dedup", "corrected") or not figure:
+                raise ValueError(f"{key}: expected protocol.model.figure")
+            catalog.spec(model)
+        return quality
+
+
 class EvaluateParams(Group):
     permutation_rows: PositiveInt
     permutation_repeats: PositiveInt
@@ -418,6 +460,7 @@ class Params(Group):
     train_rf: TrainRfParams
     ensemble: EnsembleParams
     bench: BenchParams
+    targets: TargetsParams
     evaluate: EvaluateParams
     monitor: MonitorParams
     replay: ReplayParams
