@@ -11,7 +11,8 @@ import math
 import operator
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -150,6 +151,20 @@ def training_logs(model_dir: Path) -> Path:
     return model_dir.parent / "logs" / model_dir.name
 
 
+TRAINING_THREADS = 1
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block on `n` torch intra-op threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def fit(
     make_model: Callable[[], NetworkModule],
     data: ArrayDataModule,
@@ -166,34 +181,40 @@ def fit(
 
     Lightning's CSV logger writes every logged loss to `log_dir/metrics.csv`; `log_dir`
     also gets FIT_SUMMARY (the wall time and the epoch kept).
+
+    Training runs on TRAINING_THREADS torch threads whatever the machine: how a sum is split
+    over threads changes its last bits, so the same weights on every machine need the same
+    count. One thread costs little on networks this small, and the training flow runs
+    several trainings side by side.
     """
-    pl.seed_everything(seed, workers=True, verbose=False)
-    model = make_model()
-    keep = KeepBest(monitor, mode)
-    callbacks: list[Any] = [keep]
-    if progress:
-        callbacks.append(TQDMProgressBar(refresh_rate=20))
-    trainer = pl.Trainer(
-        max_epochs=max_epochs,
-        accelerator="cpu",
-        devices=1,
-        deterministic=True,
-        default_root_dir=log_dir,
-        logger=CSVLogger(log_dir.parent, name=log_dir.name, version=""),
-        callbacks=callbacks,
-        enable_checkpointing=False,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
-    started = time.perf_counter()
-    trainer.fit(model, datamodule=data)
-    seconds = time.perf_counter() - started
-    if keep.state is None:
-        raise RuntimeError(f"training logged no '{monitor}' to choose an epoch by")
-    model.net.load_state_dict(keep.state)
-    summary = {"seconds": round(seconds, 1), "epochs": trainer.current_epoch}
-    summary |= {"kept_epoch": keep.epoch, monitor: keep.best}
-    log_dir.mkdir(parents=True, exist_ok=True)
-    (log_dir / FIT_SUMMARY).write_text(json.dumps(summary, indent=1) + "\n")
-    return model.net.eval()
+    with torch_threads(TRAINING_THREADS):
+        pl.seed_everything(seed, workers=True, verbose=False)
+        model = make_model()
+        keep = KeepBest(monitor, mode)
+        callbacks: list[Any] = [keep]
+        if progress:
+            callbacks.append(TQDMProgressBar(refresh_rate=20))
+        trainer = pl.Trainer(
+            max_epochs=max_epochs,
+            accelerator="cpu",
+            devices=1,
+            deterministic=True,
+            default_root_dir=log_dir,
+            logger=CSVLogger(log_dir.parent, name=log_dir.name, version=""),
+            callbacks=callbacks,
+            enable_checkpointing=False,
+            enable_progress_bar=progress,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+        )
+        started = time.perf_counter()
+        trainer.fit(model, datamodule=data)
+        seconds = time.perf_counter() - started
+        if keep.state is None:
+            raise RuntimeError(f"training logged no '{monitor}' to choose an epoch by")
+        model.net.load_state_dict(keep.state)
+        summary = {"seconds": round(seconds, 1), "epochs": trainer.current_epoch}
+        summary |= {"kept_epoch": keep.epoch, monitor: keep.best}
+        log_dir.mkdir(parents=True, exist_ok=True)
+        (log_dir / FIT_SUMMARY).write_text(json.dumps(summary, indent=1) + "\n")
+        return model.net.eval()

@@ -28,7 +28,13 @@ from iot_anomaly.models.forest import fit_forest, full_proba, save_forest
 from iot_anomaly.models.gan import BiGAN
 from iot_anomaly.models.inputs import balance_classes, fit_val_split, model_data, unique_rows
 from iot_anomaly.models.knn import KnnClassifier
-from iot_anomaly.models.lightning import ArrayDataModule, fit, training_logs
+from iot_anomaly.models.lightning import (
+    TRAINING_THREADS,
+    ArrayDataModule,
+    fit,
+    torch_threads,
+    training_logs,
+)
 from iot_anomaly.models.networks import load_network, run_batched, save_network
 from iot_anomaly.params import (
     EnsembleParams,
@@ -315,14 +321,16 @@ def run(
         raise ValueError(f"unknown protocol {protocol!r}")
     runtime = runtime or Runtime.from_env()
     shared = (params.models, paths, protocol, runtime)
-    if model == "ae":
-        return train_ae(params.train_ae, *shared)
-    if model == "gan":
-        return train_gan(params.train_gan, *shared)
-    if model == "cnn_lstm":
-        return train_cnn_lstm(params.train_cnn_lstm, *shared)
-    if model == "knn":
-        return train_knn(params.train_knn, *shared)
-    if model == "rf":
-        return train_rf(params.train_rf, *shared)
-    return train_ensemble(params.ensemble, params.train_knn.encoding, *shared)
+    # Networks train and score on a fixed number of torch threads: the same bits on any machine.
+    with torch_threads(TRAINING_THREADS):
+        if model == "ae":
+            return train_ae(params.train_ae, *shared)
+        if model == "gan":
+            return train_gan(params.train_gan, *shared)
+        if model == "cnn_lstm":
+            return train_cnn_lstm(params.train_cnn_lstm, *shared)
+        if model == "knn":
+            return train_knn(params.train_knn, *shared)
+        if model == "rf":
+            return train_rf(params.train_rf, *shared)
+        return train_ensemble(params.ensemble, params.train_knn.encoding, *shared)
