@@ -1,5 +1,7 @@
 """Shared fixtures: the project root, the shipped raw data, small slices of it, and a small
-trained project (used by the model tests and the report site's browser test)."""
+trained project (used by the model tests and the report site's browser test). A test that
+needs the trained project, directly or through another fixture, is marked `slow`, so the
+fast tier (`pytest -m "not slow"`) never trains."""
 
 from __future__ import annotations
 
@@ -25,6 +27,13 @@ def _require(path: Path) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` every test that depends on the trained project: training takes minutes."""
+    for item in items:
+        if "trained" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

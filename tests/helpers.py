@@ -4,7 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,12 @@ from iot_anomaly.params import dump_params
 
 
 def small_project(dest: Path, root: Path, train: list[str], test: list[str]) -> Path:
-    """A small project folder: two raw slices, the suites, params without the size suite."""
+    """A small project folder: two raw slices, the suites, the pipeline (dvc.yaml) and params
+    without the size suite."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copytree(root / "expectations", dest / "expectations")
-    shutil.copy2(root / "params.yaml", dest / "params.yaml")
+    for name in ("params.yaml", "dvc.yaml"):
+        shutil.copy2(root / name, dest / name)
     small_project_data(dest, train, test)
     return dest
 
@@ -66,31 +68,46 @@ def fast_params(project: Path, protocols: list[str] | None = None) -> Params:
     return edit_params(project / "params.yaml", quick)
 
 
-def run_tool(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
-    """Run a command of the project's environment (dvc, git, prefect); fail with its output."""
-    full = os.environ | {
+def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a command of the project's environment: this interpreter's bin
+    folder first on PATH (dvc, prefect, iot-anomaly), no telemetry, a git identity for
+    commits; `extra` on top (a PREFECT_HOME, a server URL, run-time settings)."""
+    return os.environ | {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "DO_NOT_TRACK": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "GX_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
         "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    } | (env or {})  # fmt: skip
-    done = subprocess.run(args, cwd=cwd, env=full, capture_output=True, text=True, check=False)
+    } | dict(extra or {})  # fmt: skip
+
+
+def run_tool(args: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> str:
+    """Run a command in `tool_env(env)` (dvc, git, prefect, this interpreter); fail with its
+    output unless it succeeds; return what it printed."""
+    done = subprocess.run(
+        args, cwd=cwd, env=tool_env(env), capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, f"{args} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
+
+
+def copy_tracked(root: Path, dest: Path, skip: tuple[str, ...] = ()) -> None:
+    """Copy what a fresh clone of `root` would hold (the files git tracks or would track),
+    leaving out paths that start with one of `skip`."""
+    listed = run_tool(["git", "ls-files", "--cached", "--others", "--exclude-standard"], root)
+    for name in listed.split():
+        if not name.startswith(skip) and (root / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, dest / name)
 
 
 def dvc_project(dest: Path, root: Path, train: list[str], test: list[str]) -> Path:
     """A git + DVC repository like a fresh clone (code, dvc.yaml, prefect.yaml, suites), with
     two raw slices as its data, fast params and its own empty DVC remote."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=root, capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
     skip = ("dvc-remote/", "data.dvc", "dvc.lock", "tests/", "bench/", "artifacts/", "reports/")
-    for name in listed:
-        if not name.startswith(skip) and (root / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(root / name, dest / name)
+    copy_tracked(root, dest, skip)
     (dest / "dvc-remote").mkdir()
     small_project_data(dest, train, test)
     fast_params(dest)
@@ -120,10 +137,10 @@ def small_project_data(dest: Path, train: list[str], test: list[str]) -> None:
 def registered_copy(source: Paths, dest: Path) -> tuple[Params, Paths]:
     """A copy of a trained project at `dest`, its model registered; returns its params and
     paths (tests that write monitoring state work on a copy of the shared project)."""
-    from iot_anomaly import champion
+    from iot_anomaly.registry import register
 
     shutil.copytree(source.root, dest)
     paths = Paths(dest)
     params = load_params(dest / "params.yaml")
-    champion.register(params, paths)
+    register(params, paths)
     return params, paths

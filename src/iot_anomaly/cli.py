@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from iot_anomaly.config import Params, ParamsError, Paths, load_params, serving_paths
+from iot_anomaly.config import Params, ParamsError, Paths, load_params
 
 app = typer.Typer(
     help=(
@@ -151,10 +151,13 @@ def train(
         if key not in ("settings", "model", "protocol"):
             table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
     console.print(table)
+    from iot_anomaly.models.lightning import training_logs
+
     folder = paths.model_dir(protocol, model)
     console.print(f"Model: {folder}")
-    if (folder / "logs" / "metrics.csv").is_file():
-        console.print(f"Training curves: {folder / 'logs' / 'metrics.csv'}")
+    curves = training_logs(folder) / "metrics.csv"
+    if curves.is_file():
+        console.print(f"Training curves: {curves}")
 
 
 @app.command()
@@ -205,7 +208,8 @@ def evaluate(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) ->
 @app.command()
 def register(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) -> None:
     """Record the champion (the ensemble trained on the 10% file) in the registry file."""
-    from iot_anomaly.champion import register as do_register
+    from iot_anomaly.registry import register as do_register
+    from iot_anomaly.registry import registry_file
 
     paths = Paths(root)
     try:
@@ -213,10 +217,9 @@ def register(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) ->
     except (FileNotFoundError, ValueError) as err:
         _fail(err)
     console.print(
-        f"Champion {record['model']} version {record['version']} "
-        f"(data {record['data_version']}, commit {record['git_commit']})"
+        f"Champion {record['model']} version {record['version']} (data {record['data_version']})"
     )
-    console.print(f"Registry: {paths.artifacts / 'registry' / 'champion.json'}")
+    console.print(f"Registry: {registry_file(paths)}")
 
 
 @app.command()
@@ -232,60 +235,27 @@ def predict(
     score, and which ensemble layer decided. Bad lines go to <output>.quarantine.csv. When
     the file carries labels, the metrics are printed too.
     """
-    import gc
-    import time
-    from concurrent.futures import ThreadPoolExecutor
+    from iot_anomaly.stages import predict as stage
 
-    from iot_anomaly.models.runner import start_networks
-    from iot_anomaly.runtime import Runtime
-
-    started = time.perf_counter()
     try:
-        paths = serving_paths(load_params(params).promotion.champion_dir, Paths(root))
-        settings = Runtime.from_env()
-        # First thing: the networks' helper process imports PyTorch while we parse.
-        networks = start_networks(paths, settings)
+        done = stage.run(input, output, load_params(params).promotion.champion_dir, Paths(root))
     except (FileNotFoundError, ValueError) as err:
         _fail(err)
-    try:
-        from iot_anomaly.data.reader import KddFormatError, parse_kdd, write_quarantine
-
-        with ThreadPoolExecutor(max_workers=1) as reading:
-            # Parsing (gzip, pandas' tokenizer) partly runs while scikit-learn imports.
-            parsing = reading.submit(parse_kdd, input)
-            from iot_anomaly.champion import Champion, labelled_metrics
-
-            # Everything imported so far lives until exit: keep the collector off it, which
-            # saves its passes over millions of objects, at exit most of all.
-            gc.freeze()
-            try:
-                champion = Champion.load(paths, settings, networks)
-                parsed = parsing.result()
-            except (FileNotFoundError, KddFormatError) as err:
-                _fail(err)
-        scored = champion.score(parsed.frame)
-    finally:
-        networks.close()
-    scored.write_csv(output)
-    quarantine = output.with_name(output.stem + ".quarantine.csv")
-    write_quarantine(parsed, quarantine)
-    seconds = time.perf_counter() - started
-    n = len(scored)
-    attacks = int(scored.distinct["attack"].to_numpy()[scored.codes].sum())
+    n, seconds = done.rows, done.seconds
     console.print(
         f"Scored {n:,} rows in {seconds:.1f} s ({n / max(seconds, 1e-9):,.0f} rows/s) with "
-        f"champion {champion.record['version']}: {attacks:,} attacks"
+        f"champion {done.version}: {done.attacks:,} attacks"
     )
-    if parsed.n_quarantined:
-        console.print(f"[yellow]{parsed.n_quarantined:,} lines quarantined:[/] {quarantine}")
-    if parsed.has_label and n:
-        m = labelled_metrics(parsed.frame, scored.frame(["category", "attack"]))
+    if done.quarantined:
+        console.print(f"[yellow]{done.quarantined:,} lines quarantined:[/] {done.quarantine}")
+    if done.metrics is not None:
+        m = done.metrics
         console.print(
             f"accuracy {m['binary']['accuracy']:.4%}, precision {m['binary']['precision']:.4f}, "
             f"recall {m['binary']['recall']:.4f}, F1 {m['binary']['f1']:.4f} (attack positive); "
             f"5-class macro-F1 {m['multiclass']['macro_f1']:.4f}; KDD cost {m['kdd_cost']:.4f}"
         )
-    console.print(f"Predictions: {output}")
+    console.print(f"Predictions: {done.output}")
 
 
 @app.command()
@@ -443,41 +413,27 @@ def replay(
     root: RootOpt = Path(),
 ) -> None:
     """Replay corrected.gz (outside the evaluation holdout) into the inbox, batch by batch."""
-    import time
-    from datetime import UTC, datetime
+    from iot_anomaly.stages import replay as stage
 
-    import pandas as pd
-
-    from iot_anomaly.monitoring.promotion import replay_rows
-    from iot_anomaly.monitoring.replay import cut_batches, write_batch
-
-    paths, settings = Paths(root), _load(params)
-    cfg = settings.replay
-    clean = paths.clean("test")
-    if not clean.is_file():
-        _fail(FileNotFoundError(f"{clean}: run `dvc repro validate` first"))
-    source = replay_rows(settings.monitor, pd.read_parquet(clean))
-    size, pause = rows or cfg.rows, every if every is not None else cfg.every_s
-    total = -(-len(source) // size)
-    planned = min(total, count) if count else total
-    inbox = paths.root / settings.monitor.inbox
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    written = []
+    settings = _load(params)
     with Progress(
         SpinnerColumn(), TextColumn("[bold]replay"), BarColumn(), TextColumn("{task.description}"),
         TimeElapsedColumn(), console=console,
     ) as progress:  # fmt: skip
-        task = progress.add_task("", total=planned)
-        batches = cut_batches(source, size, cfg.seed, unseen_share)
-        for i, batch in enumerate(batches, 1):
-            if i > planned:
-                break
-            written.append(write_batch(batch, inbox, f"replay-{stamp}-{i:04d}", labels))
-            progress.update(
-                task, advance=1, description=f"{written[-1].name} ({len(batch):,} rows)"
+        task = progress.add_task("", total=None)
+
+        def advance(done: int, planned: int, file: Path, batch_rows: int) -> None:
+            description = f"{file.name} ({batch_rows:,} rows)"
+            progress.update(task, completed=done, total=planned, description=description)
+
+        try:
+            replayed = stage.run(
+                settings, Paths(root), every, rows, count, unseen_share, labels, advance
             )
-            if i < planned:
-                time.sleep(pause)
+        except (FileNotFoundError, ValueError) as err:
+            progress.remove_task(task)  # no bar left on screen above the error
+            _fail(err)
+    written, size, inbox = replayed.written, replayed.batch_rows, replayed.inbox
     console.print(f"{len(written)} batch(es) of up to {size:,} rows written to {inbox}")
     if written:
         console.print(f"Next: `iot-anomaly monitor -n {len(written)}` scores them")

@@ -24,7 +24,7 @@ STAGE_MODULES: dict[str, str] = {
     "preprocess": "iot_anomaly.stages.preprocess",
     "train": "iot_anomaly.stages.train",
     "evaluate": "iot_anomaly.stages.evaluate",
-    "register": "iot_anomaly.champion",
+    "register": "iot_anomaly.registry",
     "report": "iot_anomaly.stages.report",
     "docs": "iot_anomaly.review.docs",
 }
@@ -42,13 +42,23 @@ def stage_kind(name: str) -> str:
     return "train" if base in {m.stage for m in catalog.MODELS} else base
 
 
+@contextmanager
+def _repo(root: Path) -> Iterator[Any]:
+    """DVC's view of root's dvc.yaml (no git or DVC cache needed), under the workspace lock."""
+    from dvc.repo import Repo
+
+    if not (root / "dvc.yaml").is_file():
+        raise FileNotFoundError(f"{root / 'dvc.yaml'}: no pipeline to run")
+    with workspace_lock(root), Repo(str(root), uninitialized=True) as repo:
+        yield repo
+
+
 def waves(root: Path) -> list[list[str]]:
     """The stages of `root`'s dvc.yaml in dependency order, as DVC's stage graph gives them;
     the stages within a wave do not depend on each other and may run at the same time."""
     import networkx as nx
-    from dvc.repo import Repo
 
-    with workspace_lock(root), Repo(str(root)) as repo:
+    with _repo(root) as repo:
         graph = repo.index.graph  # edges run from a stage to the stages it depends on
         return [
             sorted(s.name for s in generation if s.cmd)
@@ -116,9 +126,7 @@ def stale(root: Path, stages: list[str]) -> list[str]:
 def git_tracked_outputs(root: Path) -> list[str]:
     """Outputs that dvc.yaml keeps out of the DVC cache (`cache: false`): metrics, reports
     and the registry file, which git versions beside dvc.lock."""
-    from dvc.repo import Repo
-
-    with workspace_lock(root), Repo(str(root)) as repo:
+    with _repo(root) as repo:
         return [
             str(out.def_path) for stage in repo.index.stages for out in stage.outs
             if stage.cmd and not out.use_cache

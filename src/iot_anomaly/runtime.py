@@ -24,8 +24,9 @@ that names the variable); unset or empty, the default holds.
 
 Why none changes a result: a seeded Random Forest draws every tree's seed before the trees are
 spread over jobs; faiss answers each query on its own and the KNN's k-means cells are trained
-on one thread; the networks' outputs do not depend on how rows are batched (tests/code/
-test_config.py and tests/model/test_predict_paths.py check these).
+on one thread; the networks train on a fixed single torch thread (models/lightning.py), and
+their outputs do not depend on how rows are batched (tests/code/test_config.py,
+tests/model/test_predict_paths.py and tests/model/test_reproducible.py check these).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Pure logic of monitoring and orchestration: promotion rule, holdout and replay, the drift
-decision, the decision log, the outputs git versions, confirmed rows in splits."""
+decision, the decision log, the store's version record, the outputs git versions, confirmed
+rows in splits."""
 
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from iot_anomaly.data.splits import build_protocols, row_keys
 from iot_anomaly.monitoring import decisions
 from iot_anomaly.monitoring.drift import DriftSummary, decide
 from iot_anomaly.monitoring.promotion import compare, holdout_mask, replay_rows
-from iot_anomaly.monitoring.replay import cut_batches
+from iot_anomaly.monitoring.replay import cut_batches, planned_batches, replay
+from iot_anomaly.monitoring.store import ChampionStore
 from iot_anomaly.params import Params, PromotionRule
 from tests.helpers import blank_row
 
@@ -62,6 +64,31 @@ def test_cut_batches_covers_rows_once_and_mixes_unseen_attacks() -> None:
     assert (first[schema.LABEL] == "mailbomb").sum() == 50
     with pytest.raises(ValueError):
         next(cut_batches(frame, 0, seed=1))
+
+
+def test_replay_writes_the_planned_batches_into_the_inbox(tmp_path: Path) -> None:
+    frame = _frame(["normal"] * 250)
+    seen: list[tuple[int, int, str, int]] = []
+    written = replay(frame, tmp_path / "inbox", "r", 100, seed=1, limit=2,
+                     on_batch=lambda i, n, f, rows: seen.append((i, n, f.name, rows)))  # fmt: skip
+    assert [f.name for f in written] == ["r-0001.csv", "r-0002.csv"]
+    assert seen == [(1, 2, "r-0001.csv", 100), (2, 2, "r-0002.csv", 100)]
+    assert sorted(p.name for p in (tmp_path / "inbox").iterdir()) == ["r-0001.csv", "r-0002.csv"]
+    assert len(replay(frame, tmp_path / "all", "r", 100, seed=1)) == planned_batches(250, 100) == 3
+    with pytest.raises(ValueError, match="at least 1"):
+        planned_batches(250, 0)
+
+
+def test_the_store_records_when_a_version_was_promoted(tmp_path: Path) -> None:
+    store = ChampionStore(tmp_path / "champion")
+    with pytest.raises(FileNotFoundError):
+        store.promote("v1")
+    store.version_root("v1").mkdir(parents=True)
+    assert store.stored("v1") == {} and store.current() is None
+    store.promote("v1")
+    assert store.current() == "v1"
+    record = store.stored("v1")
+    assert record["version"] == "v1" and record["promoted_at"].endswith("+00:00")
 
 
 def _summary(share: float, accuracy: float | None = None) -> DriftSummary:

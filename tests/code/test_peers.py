@@ -1,10 +1,12 @@
-"""The peer benchmark's logic (evaluation/peers.py): figures, the plain autoencoder, the bars."""
+"""The peer benchmark's logic (bench/peers.py): peer figures, the plain autoencoder, and the
+rows that set ours (labelled by what they rest on) beside the peers' single runs."""
 
 import numpy as np
 import pytest
 
-from iot_anomaly.evaluation import peers
-from iot_anomaly.params import PeerAutoencoder, PeersParams
+from bench import peers, predict
+from bench.targets import Check, Figure, at_least, fmt
+from iot_anomaly.params import Bound, PeerAutoencoder, PeersParams, TargetsParams
 
 SETTINGS = PeersParams(
     knn_rows=50,
@@ -56,32 +58,65 @@ def test_measure_peers_on_separable_rows() -> None:
     assert result["rf"]["records_per_second"] > 0
 
 
-def _ours(macro_f1: float, cost: float) -> dict:
-    ensemble = {
-        "binary": {"accuracy": 0.9997, "f1": 0.9998},
-        "multiclass": {"macro_f1": macro_f1, "accuracy": 0.9996},
-        "kdd_cost": cost,
-    }
-    scores = {"ae": {"scores": {"roc_auc": 0.998}}, "gan": {"scores": {"roc_auc": 0.98}}}
-    return {
-        "metrics": {p: {"ensemble": ensemble, **scores} for p in ("paper", "corrected")},
-        "records_per_second": 60_000.0,
-    }
+MEASURED = {
+    "paper": {
+        "rf": {"accuracy_binary": 0.9998, "macro_f1": 0.91},
+        "knn": {"accuracy_binary": 0.9995},
+        "plain_ae": {"roc_auc": 0.9992},
+    },
+    "corrected": {"knn": {"records_per_second": 571.5}},
+}
 
 
-def test_bar_rows_say_which_bars_are_met() -> None:
-    measured = {"paper": {"rf": {"accuracy_binary": 0.9998, "macro_f1": 0.91}}}
-    rows = {r["bar"]: r for r in peers.bar_rows(_ours(0.94, 0.3), measured)}
-    assert len(rows) == len(peers.BARS)
-    assert rows["paper: accuracy (binary)"]["met"]
-    assert rows["paper: accuracy (binary)"]["peer"] == 0.9998
-    assert not rows["paper: macro-F1 (5-class)"]["met"]  # 0.94 < 0.95
-    assert not rows["corrected: KDD cost"]["met"]  # 0.3 > 0.225: lower is better
-    assert rows["corrected: KDD cost"]["peer"] is None  # no corrected peers measured
-    assert not rows["paper: GAN ROC-AUC"]["met"]
-    better = {r["bar"]: r for r in peers.bar_rows(_ours(0.96, 0.2), measured)}
-    assert better["paper: macro-F1 (5-class)"]["met"] and better["corrected: KDD cost"]["met"]
-    page = peers.markdown(list(rows.values()), measured)
-    assert "| paper: macro-F1 (5-class) | 0.94 | 0.91 | ≥ 0.95 | no |" in page
+def test_peer_figure_sets_like_beside_like() -> None:
+    assert peers.peer_figure("paper.ensemble.binary.accuracy", MEASURED) == 0.9998
+    assert peers.peer_figure("paper.rf.multiclass.macro_f1", MEASURED) == 0.91
+    assert peers.peer_figure("paper.knn.binary.accuracy", MEASURED) == 0.9995
+    assert peers.peer_figure("paper.ae.scores.roc_auc", MEASURED) == 0.9992
+    assert peers.peer_figure("paper.gan.scores.roc_auc", MEASURED) is None  # no GAN peer
+    assert peers.peer_figure("paper.ensemble.binary.f1", MEASURED) is None
+    assert peers.peer_figure("corrected.ensemble.kdd_cost", MEASURED) is None  # not measured
+
+
+def test_protocols_are_the_ones_the_targets_name() -> None:
+    targets = TargetsParams(
+        quality={
+            "corrected.ensemble.kdd_cost": {"max": 0.2},
+            "paper.ae.scores.roc_auc": {"min": 0.9},
+            "corrected.rf.binary.accuracy": {"min": 0.9},
+        },
+        predict_records_per_s=1, monitor_step_s=1, preprocess_s=1, preprocess_memory_gib=1,
+    )  # fmt: skip
+    assert peers.protocols(targets) == ["corrected", "paper"]
+
+
+def test_target_rows_label_what_each_figure_rests_on() -> None:
+    study = Figure(0.9449, "seed study, mean of 3", 0.925, 0.965)
+    checks = [
+        Check("paper.ensemble.multiclass.macro_f1", study, Bound(min=0.95)),
+        Check("paper.ensemble.binary.accuracy", Figure(0.9997), Bound(min=0.9995)),
+        Check("paper.gan.scores.roc_auc", None, Bound(min=0.99)),
+        Check(predict.TARGET, Figure(57_766.0, "median of 3 runs"), at_least(50_000)),
+    ]
+    rows = {r["target"]: r for r in peers.target_rows(checks, MEASURED)}
+    macro = rows["paper.ensemble.multiclass.macro_f1"]
+    assert (macro["ours"], macro["ours_low"], macro["ours_high"]) == (0.9449, 0.925, 0.965)
+    assert macro["ours_basis"] == "seed study, mean of 3"
+    assert (macro["peer"], macro["peer_basis"]) == (0.91, "one run")
+    assert not macro["met"] and macro["verdict"] == "not met"
+    accuracy = rows["paper.ensemble.binary.accuracy"]
+    assert accuracy["ours_basis"] == "one run" and accuracy["met"]
+    gan = rows["paper.gan.scores.roc_auc"]
+    assert gan["ours"] is None and gan["verdict"] == "not measured" and not gan["met"]
+    assert gan["peer"] is None and gan["peer_basis"] is None
+    speed = rows[predict.TARGET]
+    assert speed["peer"] == 571.5 and "KNN scoring alone" in speed["peer_basis"]
+    assert speed["needed"] == "≥ 50,000" and speed["met"]
+
+    page = peers.markdown(list(rows.values()), MEASURED)
+    assert (
+        "| paper.ensemble.multiclass.macro_f1 | 0.9449 | [0.925, 0.965] | seed study, mean of 3 "
+        "| 0.91 | one run | ≥ 0.95 | not met |"
+    ) in page
     assert "| paper | rf | macro_f1 | 0.91 |" in page
-    assert peers.cell(311029.0) == "311,029" and peers.cell(None) == ""
+    assert fmt(311029.0) == "311,029" and fmt(None) == ""

@@ -83,7 +83,7 @@ def uncovered_code(root: Path) -> dict[str, list[str]]:
     from dvc.repo import Repo
 
     missing: dict[str, list[str]] = {}
-    with Repo(str(root)) as repo:
+    with Repo(str(root), uninitialized=True) as repo:
         for stage in repo.index.stages:
             if not stage.cmd:
                 continue
@@ -111,8 +111,6 @@ def test_the_check_catches_a_missing_dependency(tmp_path: Path) -> None:
 
     for name in ("dvc.yaml", "params.yaml"):
         shutil.copy2(ROOT / name, tmp_path / name)
-    (tmp_path / ".dvc").mkdir()
-    (tmp_path / ".dvc" / "config").write_text("[core]\n    no_scm = true\n")
     stages = yaml.safe_load((tmp_path / "dvc.yaml").read_text())
     report = stages["stages"]["report"]
     report["deps"] = [d for d in report["deps"] if not d.startswith("src/")]

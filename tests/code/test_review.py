@@ -158,6 +158,21 @@ def test_the_drift_page_marks_promotions_and_rejections() -> None:
         assert "<script" not in page and not _remote(page)
 
 
+def test_the_champion_table_takes_times_and_commit_from_the_store() -> None:
+    inputs = _inputs([], [])
+    inputs.registered = {"model": "ensemble", "version": "new", "data_version": "d" * 32}
+    inputs.champion = {"model": "ensemble", "version": "old", "data_version": "e" * 32}
+    inputs.stored = {"old": {"stored_at": "2026-01-02T03:04:05+00:00", "git_commit": "c" * 40,
+                             "promoted_at": "2026-01-03T06:07:08+00:00"}}  # fmt: skip
+    rows = {r["version"]: r for r in site.champion_rows(inputs)}
+    old = rows["old"]
+    assert old["stored"] == "2026-01-02 03:04" and old["promoted"] == "2026-01-03 06:07"
+    assert old["commit"] == "c" * 12
+    assert rows["new"]["stored"] == rows["new"]["commit"] == ""  # registered, not in the store
+    assert "2026-01-03 06:07" in site.model_page(inputs, parts.Layout(), 42)
+    assert "2026-01-03" in site.index_page(inputs, 42)
+
+
 def test_quality_figures_are_study_means_or_labelled_as_one_run() -> None:
     without = site.index_page(_inputs([], []), 42)
     assert "one run, seed 42" in without and "seed study (" not in without

@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -26,9 +25,10 @@ from iot_anomaly.monitoring.promotion import replay_rows
 from iot_anomaly.monitoring.replay import cut_batches, write_batch
 from iot_anomaly.monitoring.store import store_from_params
 from tests.conftest import read_lines
-from tests.helpers import dvc_project, run_tool
+from tests.helpers import dvc_project, run_tool, tool_env
 
-pytestmark = pytest.mark.slow
+# Three flow runs on a real server: about 5 minutes on 2 cores, so a longer limit than the rest.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def _free_port() -> int:
@@ -56,18 +56,13 @@ def orchestrated(tmp_path_factory, root, train_path, test_path) -> Iterator[dict
         base / "project", root, read_lines(train_path, 5000, 97), read_lines(test_path, 3000, 101)
     )
     url = f"http://127.0.0.1:{_free_port()}/api"
-    env = os.environ | {
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "PREFECT_HOME": str(base / "prefect"),
-        "PREFECT_API_URL": url,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "IOT_ANOMALY_PROGRESS": "0",  # no progress bars in the worker's log
-        "DO_NOT_TRACK": "1",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.invalid",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    }
+    env = tool_env(
+        {
+            "PREFECT_HOME": str(base / "prefect"),
+            "PREFECT_API_URL": url,
+            "IOT_ANOMALY_PROGRESS": "0",  # no progress bars in the worker's log
+        }
+    )
     started: list[tuple[subprocess.Popen, str]] = []
     logs = base / "logs"
     logs.mkdir()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from iot_anomaly import champion, pipeline
+from iot_anomaly import pipeline, registry
 from iot_anomaly.config import Params, Paths
 from iot_anomaly.data.reader import to_kdd_lines
 from iot_anomaly.monitoring import decisions
@@ -143,11 +143,13 @@ def test_failed_training_leaves_the_champion_and_the_next_run_promotes_or_keeps(
 
 def test_promote_without_a_new_model_changes_nothing(monitored) -> None:
     params, paths = monitored
-    champion.register(params, paths)
+    registry.register(params, paths)
     store = store_from_params(params.promotion, paths)
     entry = promote.run(params, paths, "manual")
     assert entry["verdict"] in ("unchanged", "promoted", "rejected")
     assert store.current() is not None
+    # When and from which commit the champion came: the store's record, not the registry's.
+    assert {"stored_at", "git_commit", "promoted_at"} <= set(store.stored(store.current()))
 
 
 def test_the_dask_task_runner_runs_a_wave(monitored, monkeypatch, tmp_path) -> None:

@@ -6,16 +6,19 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from iot_anomaly import schema
-from iot_anomaly.champion import register
 from iot_anomaly.cli import app
 from iot_anomaly.models.ensemble import LAYERS
+from iot_anomaly.registry import register, registry_file
 
 
 def test_register_and_predict_round_trip(trained, tmp_path, test_lines) -> None:
     params, paths = trained
     record = register(params, paths)
-    saved = json.loads((paths.artifacts / "registry" / "champion.json").read_text())
+    saved = json.loads(registry_file(paths).read_text())
     assert saved["version"] == record["version"] and saved["protocol"] == "corrected"
+    written = registry_file(paths).read_bytes()
+    register(params, paths)
+    assert registry_file(paths).read_bytes() == written  # nothing run-dependent in the record
     assert set(saved["components"]) == {"knn", "cnn_lstm", "rf", "ensemble", "ae", "gan"}
     assert saved["params"]["train_knn"] == params.train_knn.model_dump(mode="json")
 

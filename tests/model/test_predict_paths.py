@@ -10,11 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from iot_anomaly import schema
-from iot_anomaly.champion import Champion, register, search_order
 from iot_anomaly.cli import app
 from iot_anomaly.data.reader import parse_kdd
 from iot_anomaly.models.runner import LocalNetworks, NetworkProcess, start_networks
+from iot_anomaly.registry import register
 from iot_anomaly.runtime import Runtime
+from iot_anomaly.serving import Champion, search_order
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +79,8 @@ def test_a_helper_that_gets_no_input_exits(champion_input) -> None:
 
 def test_predict_imports_neither_lightning_nor_torch_in_the_parent(champion_input) -> None:
     code = (
-        "import sys; import iot_anomaly.champion, iot_anomaly.data.reader, "
-        "iot_anomaly.models.runner, iot_anomaly.cli; "
+        "import sys; import iot_anomaly.serving, iot_anomaly.data.reader, "
+        "iot_anomaly.models.runner, iot_anomaly.stages.predict, iot_anomaly.cli; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('torch', 'pytorch_lightning', 'lightning', 'prefect', 'great_expectations', "
         "'evidently', 'dvc', 'matplotlib')))"

@@ -2,8 +2,6 @@
 plain class and scores as it did inside its Lightning module."""
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,6 +28,7 @@ from iot_anomaly.models.networks import load_network, run_batched, save_network
 from iot_anomaly.runtime import Runtime
 from iot_anomaly.stages import train
 from iot_anomaly.stages.study import SeedPaths
+from tests.helpers import run_tool
 
 PROTOCOL = "paper"
 # The second training runs in a fresh interpreter (its own hash seed, nothing left over from
@@ -61,14 +60,11 @@ def test_training_twice_gives_byte_identical_model_folders(trained, tmp_path: Pa
     )
     for model in catalog.TRAINING_ORDER:
         train.run(params, first, model, PROTOCOL, Runtime(threads=1, progress=False))
-    env = os.environ | {
-        "PYTHONHASHSEED": "12345", "IOT_ANOMALY_THREADS": "2", "IOT_ANOMALY_PROGRESS": "0",
-    }  # fmt: skip
-    done = subprocess.run(
+    run_tool(
         [sys.executable, "-c", SECOND_RUN, str(paths.root), str(second.seed_dir), PROTOCOL],
-        env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
+        tmp_path,
+        {"PYTHONHASHSEED": "12345", "IOT_ANOMALY_THREADS": "2", "IOT_ANOMALY_PROGRESS": "0"},
+    )
     for model in catalog.TRAINING_ORDER:
         ours, theirs = first.model_dir(PROTOCOL, model), second.model_dir(PROTOCOL, model)
         files = _files(ours)

@@ -9,6 +9,7 @@ import pytest
 
 from iot_anomaly.config import Paths
 from iot_anomaly.data.preprocess import targets
+from iot_anomaly.evaluation.study import FIGURES
 from iot_anomaly.runtime import Runtime
 from iot_anomaly.stages import study
 
@@ -62,7 +63,7 @@ def test_split_study_draws_a_new_test_split_per_seed(trained) -> None:
     assert not tests[0].index.equals(tests[1].index)
     assert len(tests[0]) == len(tests[1])
     assert paths.split("paper", "test").read_bytes() == own_split  # the project's split stays
-    assert {f"{m}.{'.'.join(k)}" for m, k in study.FIGURES} >= set(report["summary"])
+    assert {f"{m}.{'.'.join(k)}" for m, k in FIGURES} >= set(report["summary"])
     assert "ensemble.multiclass.macro_f1" in report["summary"]
     saved = json.loads(study.study_file(paths, "paper", "split").read_text())
     assert saved["summary"] == json.loads(json.dumps(report["summary"]))

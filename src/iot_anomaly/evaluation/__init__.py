@@ -1,1 +1,2 @@
-"""Evaluation layer: metrics, plots and the comparison with the paper, as pure functions."""
+"""Evaluation layer: metrics, each model's results, the seed study's summary, plots and the
+comparison with the paper, as pure functions."""

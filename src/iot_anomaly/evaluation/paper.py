@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Final
 
-from iot_anomaly.reporting import esc, table
-
 #: Table 3 of the paper, as printed. Its averaging is unstated, and its F1 is not the
 #: harmonic mean of its own precision and recall: for the ensemble 2PR/(P+R) = 0.9463,
 #: not 0.9621 (ae: 0.8897 vs 0.9345; gan: 0.9206 vs 0.9262). The figures therefore cannot
@@ -27,7 +25,7 @@ WINNER_1999: Final[dict[str, float]] = {"cost": 0.2331, "accuracy": 0.9271}
 
 METRICS: Final[tuple[str, ...]] = ("accuracy", "precision", "recall", "f1")
 
-#: One sentence on how each column is averaged; starts both the markdown and the HTML.
+#: One sentence on how each column is averaged; starts the markdown table.
 AVERAGING_EXPLANATION: Final = (
     "How each column is averaged: ours (binary) = attack vs normal with attack as the "
     "positive class; ours (macro) = unweighted mean over the 5 categories (normal, dos, "
@@ -139,8 +137,3 @@ def comparison_markdown(rows: list[dict]) -> str:
     )
     lines.extend(line(_cells(row)) for row in rows)
     return "\n".join(lines) + "\n"
-
-
-def comparison_html(rows: list[dict]) -> str:
-    """The comparison as an HTML fragment: the averaging explanation, then a table."""
-    return f"<p>{esc(AVERAGING_EXPLANATION)}</p>" + table(_HEADERS, (_cells(r) for r in rows))

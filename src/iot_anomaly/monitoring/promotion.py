@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from iot_anomaly.champion import Champion, labelled_metrics
 from iot_anomaly.config import CONFIRMED, Paths
 from iot_anomaly.data.splits import without_rows_of
 from iot_anomaly.params import MonitorParams, PromotionRule
+from iot_anomaly.serving import Champion, labelled_metrics
 
 
 def holdout_mask(rows: int, fraction: float, seed: int) -> np.ndarray:

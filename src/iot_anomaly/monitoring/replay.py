@@ -3,7 +3,8 @@ dropped into the inbox one by one, so the system meets traffic it has never seen
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -50,3 +51,38 @@ def write_batch(frame: pd.DataFrame, inbox: Path, name: str, labels: bool = True
     never sees half a file)."""
     columns = list(schema.COLUMNS if labels else schema.FEATURES)
     return write_text("\n".join(to_kdd_lines(frame[columns])) + "\n", inbox / f"{name}.csv")
+
+
+def planned_batches(rows: int, batch_rows: int, limit: int | None = None) -> int:
+    """How many batches a replay writes: as many as `rows` fill, at most `limit` (if given)."""
+    if batch_rows < 1:
+        raise ValueError(f"batch size must be at least 1, got {batch_rows}")
+    total = -(-rows // batch_rows)
+    return min(total, limit) if limit else total
+
+
+def replay(
+    rows: pd.DataFrame,
+    inbox: Path,
+    prefix: str,
+    batch_rows: int,
+    seed: int,
+    every_s: float = 0.0,
+    limit: int | None = None,
+    unseen_share: float | None = None,
+    labels: bool = True,
+    on_batch: Callable[[int, int, Path, int], None] = lambda *_: None,
+) -> list[Path]:
+    """Write `rows` into the inbox as batches `<prefix>-0001.csv`, ... (`cut_batches`), one
+    every `every_s` seconds, at most `limit`; `on_batch(done, planned, file, rows)` after
+    each. Returns the files written."""
+    planned = planned_batches(len(rows), batch_rows, limit)
+    written: list[Path] = []
+    for i, batch in enumerate(cut_batches(rows, batch_rows, seed, unseen_share), 1):
+        if i > planned:
+            break
+        written.append(write_batch(batch, inbox, f"{prefix}-{i:04d}", labels))
+        on_batch(i, planned, written[-1], len(batch))
+        if i < planned:
+            time.sleep(every_s)
+    return written

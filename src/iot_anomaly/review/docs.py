@@ -184,11 +184,11 @@ def _winner(metrics: dict[str, Any], studies: dict[str, dict[str, Any]]) -> dict
 
 
 def _targets(peers: dict[str, Any] | None) -> list[dict[str, Any]] | None:
-    """The peer benchmark's quality targets (`bench/peers.py`), one row each: the target,
-    ours, the peer's figure, what is needed and whether this run met it."""
+    """The peer benchmark's targets (`python -m bench.peers`), one row each: the target,
+    ours and what it rests on, the peer's figure, what is needed and whether it is met."""
     if peers is None:
         return None
-    return [{"target": row.pop("bar"), **row} for row in map(dict, peers["bars"])]
+    return list(peers["targets"])
 
 
 def context(reports: dict[str, Any], seed: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from iot_anomaly.config import Paths
 from iot_anomaly.monitoring import decisions
 from iot_anomaly.monitoring.store import store_from_params
 from iot_anomaly.params import Params
+from iot_anomaly.registry import registry_file
 from iot_anomaly.stages.monitor import batches_dir, processed
 
 
@@ -48,6 +49,9 @@ class SiteInputs:
     drift_share: float
     figures: dict[str, Path] = field(default_factory=dict)
     validation_html: Path | None = None
+    stored: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The champion store's record of the registered and the promoted version, by version
+    (when and at which commit each entered the store, when it was promoted)."""
 
 
 def _json(path: Path) -> Any:
@@ -91,6 +95,15 @@ def read_champion(params: Params, paths: Paths) -> dict[str, Any] | None:
         return {"version": version}
 
 
+def read_stored(
+    params: Params, paths: Paths, *records: dict[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """The champion store's record of each named version that is in the store."""
+    store = store_from_params(params.promotion, paths)
+    versions = {r["version"] for r in records if r and r.get("version")}
+    return {v: found for v in sorted(versions) if (found := store.stored(v))}
+
+
 def gather(params: Params, paths: Paths) -> SiteInputs:
     """Read every input of the site; metrics.json is the one that must exist."""
     metrics_file = paths.reports / "metrics.json"
@@ -102,17 +115,20 @@ def gather(params: Params, paths: Paths) -> SiteInputs:
     }
     figures_dir = paths.reports / "figures"
     figures = {p.name: p for p in sorted(figures_dir.glob("*.png"))} if figures_dir.is_dir() else {}
+    registered = _json(registry_file(paths))
+    champion = read_champion(params, paths)
     return SiteInputs(
         metrics=json.loads(metrics_file.read_text()),
         details=_json(paths.reports / "evaluation_details.json") or {},
         seed_studies=studies,
         validation_summary=_json(paths.validation_dir / "summary.json") or {},
         validation_results=_json(paths.validation_dir / "results.json") or [],
-        registered=_json(paths.artifacts / "registry" / "champion.json"),
-        champion=read_champion(params, paths),
+        registered=registered,
+        champion=champion,
         batches=read_batches(params, paths),
         decisions=decisions.read(paths.root / params.promotion.decision_log),
         drift_share=params.monitor.drift_share,
         figures=figures,
         validation_html=_file(paths.validation_dir / "index.html"),
+        stored=read_stored(params, paths, registered, champion),
     )

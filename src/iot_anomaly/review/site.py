@@ -108,6 +108,7 @@ def seeds_label(study: dict[str, Any]) -> str:
 def index_page(inputs: SiteInputs, seed: int) -> str:
     reg, champ = inputs.registered or {}, inputs.champion
     serving = champ or reg
+    promoted = inputs.stored.get(champ["version"], {}) if champ else {}
     scored = [b for b in inputs.batches if b.status["status"] == "scored"]
     fired = sum(bool((b.status.get("drift") or {}).get("fired")) for b in scored)
     headline: list[list[Cell]] = []
@@ -145,7 +146,7 @@ def index_page(inputs: SiteInputs, seed: int) -> str:
             [
                 ("champion version", serving.get("version", "none")),
                 ("data version", short(serving.get("data_version"), 12) or "none"),
-                ("trained (UTC)", short(serving.get("registered_at"), 10) or "never"),
+                ("promoted (UTC)", short(promoted.get("promoted_at"), 10) or "never"),
                 ("batches monitored", len(inputs.batches)),
                 ("drift fired", fired),
                 ("decisions", len(inputs.decisions)),
@@ -220,7 +221,8 @@ def image(inputs: SiteInputs, layout: Layout, name: str, caption: str) -> Image:
 
 
 def champion_rows(inputs: SiteInputs) -> list[dict[str, Any]]:
-    """The registered model and, once promoted, the champion in use."""
+    """The registered model and, once promoted, the champion in use; when each entered the
+    champion store, at which commit, and when it was promoted come from the store's record."""
     found = []
     for label, record in (
         ("registered model (artifacts/registry/champion.json)", inputs.registered),
@@ -229,6 +231,7 @@ def champion_rows(inputs: SiteInputs) -> list[dict[str, Any]]:
         if record is None:
             continue
         data = str(record.get("data_version") or "")
+        stored = inputs.stored.get(record.get("version", ""), {})
         found.append(
             {
                 "label": label,
@@ -236,8 +239,9 @@ def champion_rows(inputs: SiteInputs) -> list[dict[str, Any]]:
                 "version": record.get("version", ""),
                 "data_version": data,
                 "data_short": short(data),
-                "registered": when(record.get("registered_at")),
-                "commit": short(record.get("git_commit")),
+                "stored": when(stored.get("stored_at")),
+                "promoted": when(stored.get("promoted_at")),
+                "commit": short(stored.get("git_commit")),
                 "trained_on": record.get("trained_on", ""),
             }
         )

@@ -19,7 +19,6 @@ from typing import Any
 import pandas as pd
 
 from iot_anomaly import schema
-from iot_anomaly.champion import labelled_metrics
 from iot_anomaly.config import Paths
 from iot_anomaly.data import validation
 from iot_anomaly.data.reader import KddFormatError, ParseResult, parse_kdd, write_quarantine
@@ -27,6 +26,7 @@ from iot_anomaly.io import write_json, write_parquet, write_text
 from iot_anomaly.monitoring import decisions, drift
 from iot_anomaly.monitoring.store import ChampionStore, ensure_champion
 from iot_anomaly.params import MonitorParams, Params
+from iot_anomaly.serving import labelled_metrics
 
 STATUS = "status.json"
 CLEAN = "clean.parquet"

@@ -13,6 +13,7 @@ from iot_anomaly.monitoring import decisions
 from iot_anomaly.monitoring.promotion import compare, evaluation_set, figures
 from iot_anomaly.monitoring.store import store_from_params
 from iot_anomaly.params import Params
+from iot_anomaly.registry import registry_file
 
 
 def run(
@@ -25,7 +26,7 @@ def run(
     (params groups `promotion` and `monitor`)."""
     log = paths.root / params.promotion.decision_log
     store = store_from_params(params.promotion, paths)
-    registry = paths.artifacts / "registry" / "champion.json"
+    registry = registry_file(paths)
     if not registry.is_file():
         raise FileNotFoundError(f"{registry}: no model registered; run `dvc repro` first")
     challenger = json.loads(registry.read_text())["version"]

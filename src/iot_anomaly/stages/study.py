@@ -1,5 +1,6 @@
 """The seed study: retrain every model under each seed and report each figure's mean and 95%
-interval, with McNemar's test of the ensemble against the best single model per seed.
+interval, with McNemar's test of the ensemble against the best single model per seed (the
+figures and the summary: evaluation/results.py and evaluation/study.py).
 
 Two things can vary: the models' seed (`models.seeds`; the split stays), or the seed of a
 random-split protocol's split (`models.split_seeds`; the split and its encodings are rebuilt
@@ -18,24 +19,18 @@ import pandas as pd
 
 from iot_anomaly.config import Paths
 from iot_anomaly.data.preprocess import targets
-from iot_anomaly.evaluation import metrics as mt
+from iot_anomaly.evaluation.results import evaluate_model, paired_test
+from iot_anomaly.evaluation.study import summarise
 from iot_anomaly.io import write_json
 from iot_anomaly.models import catalog
 from iot_anomaly.params import Params
 from iot_anomaly.runtime import Runtime
 from iot_anomaly.stages import preprocess, train
-from iot_anomaly.stages.evaluate import evaluate_model, paired_test
+from iot_anomaly.stages.evaluate import predicted_categories
 
 VARIES = ("models", "split")
 #: Protocols whose test split is drawn at random (the others test on a fixed file).
 RANDOM_SPLITS = ("paper", "dedup")
-#: (model, path into its evaluation result) of every figure the study summarises.
-FIGURES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    *((m, ("binary", k)) for m in catalog.NAMES for k in ("accuracy", "precision", "recall", "f1")),
-    *((m, ("multiclass", k)) for m in catalog.CLASSIFIERS for k in ("accuracy", "macro_f1")),
-    *((m, ("scores", "roc_auc")) for m in catalog.SCORERS),
-    *((m, ("kdd_cost",)) for m in catalog.CLASSIFIERS),
-)
 
 
 @dataclass(frozen=True)
@@ -120,15 +115,11 @@ def run(
             predictions = pd.read_parquet(seed_paths.predictions(protocol, model))
             results[model] = evaluate_model(model, predictions, test, category, attack)
         per_seed[seed] = results
-        paired[seed] = paired_test(seed_paths, protocol, results, category)
+        paired[seed] = paired_test(results, category, predicted_categories(seed_paths, protocol))
 
-    summary = {}
-    for model, keys in FIGURES:
-        values = [mt.figure_at(per_seed[s][model], keys) for s in seeds]
-        if all(v is not None for v in values):
-            summary[f"{model}.{'.'.join(keys)}"] = mt.mean_ci([float(v) for v in values])
     report = {
-        "protocol": protocol, "vary": vary, "seeds": seeds, "summary": summary, "mcnemar": paired
+        "protocol": protocol, "vary": vary, "seeds": seeds, "summary": summarise(per_seed, seeds),
+        "mcnemar": paired,
     }  # fmt: skip
     write_json(report, study_file(paths, protocol, vary))
     return report
