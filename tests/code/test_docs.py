@@ -301,6 +301,16 @@ def test_reports_not_written_yet_name_the_command_that_writes_them(tmp_path: Pat
     assert "|" not in page
 
 
+def test_a_project_without_the_dedup_protocol_renders_its_splits(reports: Path) -> None:
+    """A project may run fewer protocols (params `preprocess.protocols`)."""
+    splits = {"protocols": {"corrected": SPLITS["protocols"]["corrected"]}}
+    _write(reports / "splits.json", splits)
+    page = render(collect(reports), SEED)
+    [protocols, *_] = tables_under(page, "### Protocols")
+    assert [r["protocol"] for r in protocols] == ["`corrected`"]
+    assert "unique rows of" not in page and "Table 2" not in page
+
+
 def test_the_page_is_written_where_asked_and_only_changes_with_the_reports(
     reports: Path, tmp_path: Path
 ) -> None:
