@@ -17,7 +17,6 @@ import argparse
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -248,14 +247,11 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m bench.peers", description=__doc__.splitlines()[0]
     )
     add_project_options(parser)
-    parser.add_argument(
-        "--input", type=Path, default=None, help="traffic to time `predict` on (data.test_file)"
-    )
-    parser.add_argument("--runs", type=int, default=3, help="timed `predict` runs (median)")
+    predict.add_timing_options(parser)
     args = parser.parse_args(argv)
     params, paths = project(args)
     console, settings = Console(), params.bench.peers
-    source = args.input or args.root / params.data.test_file
+    source = predict.timed_input(args, params)
 
     measured = {}
     for protocol in protocols(params.targets):

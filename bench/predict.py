@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.targets import Check, Figure, add_project_options, at_least, params_file, project
 from iot_anomaly.config import serving_paths
 from iot_anomaly.data.reader import parse_kdd
-from iot_anomaly.params import TargetsParams
+from iot_anomaly.params import Params, TargetsParams
 from iot_anomaly.serving import Champion
 
 TARGET = "predict_records_per_s"
@@ -51,18 +51,28 @@ def target_check(rows: int, walls: list[float], targets: TargetsParams) -> Check
     return Check(TARGET, figure, at_least(targets.predict_records_per_s), "records/s")
 
 
+def add_timing_options(parser: argparse.ArgumentParser) -> None:
+    """--input and --runs: what `predict` is timed on, and how many times (median)."""
+    parser.add_argument(
+        "--input", type=Path, default=None, help="traffic file to score (default: data.test_file)"
+    )
+    parser.add_argument("--runs", type=int, default=3, help="end-to-end runs (median reported)")
+
+
+def timed_input(args: argparse.Namespace, params: Params) -> Path:
+    """The traffic file the timing options name."""
+    return args.input or args.root / params.data.test_file
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.predict", description=__doc__.splitlines()[0]
     )
     add_project_options(parser)
-    parser.add_argument(
-        "--input", type=Path, default=None, help="traffic file to score (default: data.test_file)"
-    )
-    parser.add_argument("--runs", type=int, default=3, help="end-to-end runs (median reported)")
+    add_timing_options(parser)
     args = parser.parse_args(argv)
     params, paths = project(args)
-    source = args.input or args.root / params.data.test_file
+    source = timed_input(args, params)
 
     walls = end_to_end(source, args.runs, args.root, params_file(args))
     frame = parse_kdd(source).frame
