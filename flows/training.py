@@ -127,8 +127,8 @@ def training_flow(
             ensure_champion(params.promotion, params.monitor, paths)
         if batches:
             monitor.join_confirmed(params.data.confirmed_dir, params.monitor, paths, batches)
-            pipeline.dvc(paths.root, "add", "--quiet", str(params.data.dir))
-            pipeline.dvc(paths.root, "push", "--quiet", f"{params.data.dir}.dvc")
+            pipeline.dvc(paths.root, "add", str(params.data.dir))
+            pipeline.dvc(paths.root, "push", f"{params.data.dir}.dvc")
             decisions.record(
                 log,
                 "training",
@@ -149,7 +149,7 @@ def training_flow(
             else:
                 ran |= run_wave.with_options(task_runner=runner)(todo, params_file, str(paths.root))
             if record_in_dvc:
-                pipeline.dvc(paths.root, "commit", "--force", "--quiet", *todo)
+                pipeline.dvc(paths.root, "commit", "--force", *todo)
         decision = promote.run(params, paths, reason)
     except Exception as err:
         decisions.record(

@@ -108,6 +108,12 @@ def dvc_project(dest: Path, root: Path, train: list[str], test: list[str]) -> Pa
     two raw slices as its data, fast params and its own empty DVC remote."""
     skip = ("dvc-remote/", "data.dvc", "dvc.lock", "tests/", "bench/", "artifacts/", "reports/")
     copy_tracked(root, dest, skip)
+    # The reports a person refreshes by hand (seed studies, the peer benchmark) are in every
+    # clone and the docs stage reads them; the pipeline writes the rest anew.
+    (dest / "reports").mkdir(exist_ok=True)
+    for report in [*root.glob("reports/seed_study_*.json"), root / "reports" / "bench"]:
+        copy = shutil.copytree if report.is_dir() else shutil.copy2
+        copy(report, dest / report.relative_to(root))
     (dest / "dvc-remote").mkdir()
     small_project_data(dest, train, test)
     fast_params(dest)

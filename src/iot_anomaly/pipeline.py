@@ -109,7 +109,8 @@ def workspace_lock(root: Path) -> Iterator[None]:
 
 
 def dvc(root: Path, *args: str) -> str:
-    """Run one DVC command in the workspace under its lock; return its output."""
+    """Run one DVC command in the workspace under its lock; return its output. (Its errors are
+    only printed without `--quiet`: the message of a failure carries them.)"""
     with workspace_lock(root):
         done = subprocess.run(["dvc", *args], cwd=root, capture_output=True, text=True)
     if done.returncode:

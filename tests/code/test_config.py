@@ -215,7 +215,7 @@ def test_threads_change_no_forest_and_no_knn_answer(tmp_path: Path) -> None:
         save_forest(f, tmp_path / f"forest{i}.joblib").read_bytes() for i, f in enumerate(forests)
     ]
     assert saved[0] == saved[1]
-    assert forests[1].n_jobs == 2  # saving leaves the fitted forest's jobs alone
+    assert forests[1].n_jobs is None  # predicts on one job: the trees summed in one order
 
     for index in ("exact", "ivf", "hnsw"):
         fits = [
