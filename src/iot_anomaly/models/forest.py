@@ -24,20 +24,18 @@ def fit_forest(
     seed: int,
     n_jobs: int = 1,
 ) -> RandomForestClassifier:
-    """Fit on `n_jobs` cores. The forest is the same for any `n_jobs`: every tree's seed is
-    drawn from `seed` before the trees are spread over the jobs."""
-    return make_forest(arguments, seed, n_jobs).fit(X, y, sample_weight=weight)
+    """Fit on `n_jobs` cores; the fitted forest predicts on one job. The forest is the same
+    for any `n_jobs` (every tree's seed is drawn from `seed` before the trees are spread over
+    the jobs), but its predictions would not be: on several jobs scikit-learn sums the trees'
+    probabilities in whatever order the jobs finish, which moves their last bits."""
+    forest = make_forest(arguments, seed, n_jobs).fit(X, y, sample_weight=weight)
+    return forest.set_params(n_jobs=None)
 
 
 def save_forest(forest: RandomForestClassifier, path: Path) -> Path:
-    """Save a fitted forest without its `n_jobs` (a loaded forest predicts on one job until
-    told otherwise), so that the file is the same whatever cores trained it."""
-    n_jobs = forest.n_jobs
-    forest.set_params(n_jobs=None)
-    try:
-        joblib.dump(forest, path)
-    finally:
-        forest.set_params(n_jobs=n_jobs)
+    """Save a fitted forest; it holds no `n_jobs` (see `fit_forest`), so the file is the same
+    whatever cores trained it."""
+    joblib.dump(forest, path)
     return path
 
 
