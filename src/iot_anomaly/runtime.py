@@ -23,10 +23,11 @@ that names the variable); unset or empty, the default holds.
   together. Default 4096.
 
 Why none changes a result: a seeded Random Forest draws every tree's seed before the trees are
-spread over jobs, and predicts on one job; faiss answers each query on its own and the KNN's k-means cells are trained
-on one thread; the networks train on a fixed single torch thread (models/lightning.py), and
-their outputs do not depend on how rows are batched (tests/code/test_config.py,
-tests/model/test_predict_paths.py and tests/model/test_reproducible.py check these).
+spread over jobs, and predicts on one job; faiss answers each query on its own and the KNN's
+k-means cells are trained on one thread; the networks train on a fixed single torch thread
+(models/lightning.py), and their outputs do not depend on how rows are batched
+(tests/code/test_config.py, tests/model/test_predict_paths.py and
+tests/model/test_reproducible.py check these).
 """
 
 from __future__ import annotations
