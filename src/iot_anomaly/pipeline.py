@@ -19,18 +19,25 @@ from typing import Any
 
 from iot_anomaly.config import Paths
 
-STAGE_MODULES: dict[str, str] = {
-    "validate": "iot_anomaly.stages.validate",
-    "preprocess": "iot_anomaly.stages.preprocess",
-    "train": "iot_anomaly.stages.train",
-    "evaluate": "iot_anomaly.stages.evaluate",
-    "register": "iot_anomaly.registry",
-    "report": "iot_anomaly.stages.report",
-    "docs": "iot_anomaly.review.docs",
+STAGE_FUNCTIONS: dict[str, str] = {
+    "validate": "iot_anomaly.stages.validate:run",
+    "preprocess": "iot_anomaly.stages.preprocess:run",
+    "train": "iot_anomaly.stages.train:run",
+    "evaluate": "iot_anomaly.stages.evaluate:run",
+    "register": "iot_anomaly.registry:register",
+    "report": "iot_anomaly.stages.report:run",
+    "docs": "iot_anomaly.review.docs:run",
 }
-"""The module whose function each kind of stage runs (every `train_<model>` and `ensemble`
+"""The function (`module:name`) each kind of stage runs (every `train_<model>` and `ensemble`
 stage runs `stages.train`); a test checks each stage's `dvc.yaml` deps against the code these
 modules import."""
+
+
+def stage_module(kind: str) -> str:
+    """The module of the function a kind of stage runs."""
+    if kind not in STAGE_FUNCTIONS:
+        raise ValueError(f"unknown stage kind {kind!r}; expected one of {sorted(STAGE_FUNCTIONS)}")
+    return STAGE_FUNCTIONS[kind].partition(":")[0]
 
 
 def stage_kind(name: str) -> str:
@@ -70,10 +77,8 @@ def waves(root: Path) -> list[list[str]]:
 def _runner(kind: str) -> Callable[..., Any]:
     from importlib import import_module
 
-    if kind not in STAGE_MODULES:
-        raise ValueError(f"unknown stage kind {kind!r}; expected one of {sorted(STAGE_MODULES)}")
-    module = import_module(STAGE_MODULES[kind])
-    return module.register if kind == "register" else module.run
+    module = import_module(stage_module(kind))
+    return getattr(module, STAGE_FUNCTIONS[kind].partition(":")[2])
 
 
 def run_stage(name: str, params: Any, paths: Paths) -> Any:

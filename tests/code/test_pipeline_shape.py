@@ -87,7 +87,7 @@ def uncovered_code(root: Path) -> dict[str, list[str]]:
         for stage in repo.index.stages:
             if not stage.cmd:
                 continue
-            module = pipeline.STAGE_MODULES[pipeline.stage_kind(stage.name)]
+            module = pipeline.stage_module(pipeline.stage_kind(stage.name))
             deps = [Path(str(d.def_path)) for d in stage.deps]
             gaps = [
                 str(f)
@@ -134,7 +134,7 @@ def test_stages_match_the_model_table_and_the_stage_functions() -> None:
     assert len(flat) == len(set(flat))
     bases = {s.partition("@")[0] for s in flat}
     assert {m.stage for m in catalog.MODELS} <= bases
-    assert {pipeline.stage_kind(s) for s in flat} <= set(pipeline.STAGE_MODULES)
+    assert {pipeline.stage_kind(s) for s in flat} <= set(pipeline.STAGE_FUNCTIONS)
     order = {s.partition("@")[0]: i for i, wave in enumerate(waves) for s in wave}
     for model in catalog.MODELS:
         for source in model.inputs:
