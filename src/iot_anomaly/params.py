@@ -79,6 +79,8 @@ class DataParams(Group):
     train_file: Path
     test_file: Path
     confirmed_dir: Path
+    iot23_dir: Path
+    captures_dir: Path
     source_url: Annotated[str, StringConstraints(pattern=r"^https?://")]
     sha256: dict[str, Sha256] = Field(min_length=1)
     download_timeout_s: PositiveFloat
@@ -437,6 +439,24 @@ class OrchestrationParams(Group):
 
 # --- the whole file -------------------------------------------------------------------------
 
+class IngestParams(Group):
+    """Connection records from captures and Zeek logs (iot_anomaly.traffic)."""
+
+    time_window_s: PositiveFloat
+    host_window: PositiveInt
+    count_cap: PositiveInt
+    host_count_cap: PositiveInt
+    labels: dict[str, Literal[schema.CATEGORIES]] = Field(min_length=1)
+
+    @field_validator("labels")
+    @classmethod
+    def _lower_case(cls, labels: dict[str, str]) -> dict[str, str]:
+        upper = sorted(k for k in labels if k != k.lower())
+        if upper:
+            raise ValueError(f"labels are looked up in lower case; write {upper} in lower case")
+        return labels
+
+
 #: Stages whose models must see the same rows: the ensemble feeds one encoding to KNN,
 #: CNN+LSTM and the forests, and the champion one encoding to both anomaly scorers.
 SHARED_ENCODINGS = {"train_cnn_lstm": "train_knn", "train_rf": "train_knn", "train_gan": "train_ae"}
@@ -452,6 +472,7 @@ class Params(Group):
     data: DataParams
     validation: ValidateParams = Field(alias="validate")
     preprocess: PreprocessParams
+    ingest: IngestParams
     models: ModelsParams
     train_ae: TrainAeParams
     train_gan: TrainGanParams

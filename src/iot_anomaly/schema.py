@@ -56,6 +56,21 @@ FEATURES: Final[tuple[str, ...]] = (
     "dst_host_srv_rerror_rate",
 )
 
+#: Content features: read from the payload by domain knowledge (KDD Cup 99 task description,
+#: columns 10-22). Connection records built from flows (packet captures, Zeek logs) never
+#: measure them.
+CONTENT_FEATURES: Final[tuple[str, ...]] = FEATURES[FEATURES.index("hot") : FEATURES.index("count")]
+
+#: Basic features that only some flow sources measure (a capture has urgent packets, a Zeek
+#: log has neither).
+PACKET_FEATURES: Final[tuple[str, ...]] = ("wrong_fragment", "urgent")
+
+#: What every flow source measures: the basic features of a connection but the two above,
+#: and the time-based (2 seconds) and host-based traffic features. The `flow` feature set.
+FLOW_FEATURES: Final[tuple[str, ...]] = tuple(
+    f for f in FEATURES if f not in CONTENT_FEATURES and f not in PACKET_FEATURES
+)
+
 #: Features plus the label: the 42 fields of a labelled line.
 COLUMNS: Final[tuple[str, ...]] = (*FEATURES, LABEL)
 
