@@ -439,6 +439,7 @@ class OrchestrationParams(Group):
 
 # --- the whole file -------------------------------------------------------------------------
 
+
 class IngestParams(Group):
     """Connection records from captures and Zeek logs (iot_anomaly.traffic)."""
 
