@@ -1,6 +1,6 @@
-"""The monitoring flow: the next inbox batch → validate → score with the champion → Evidently
-drift report → drift decision → (if it fires) start the training deployment with the reason
-and the confirmed batches that caused it, without waiting for it.
+"""The monitoring flow: the next inbox batches → validate → score with the champion →
+Evidently drift report → drift decision → (if it fired for any batch of the run) start the
+training deployment once, with the reason and the confirmed batches, without waiting for it.
 
 Not waiting matters: a parent flow that waits on a child which the work pool cannot start
 yet would deadlock; the training run is queued and its own concurrency limit keeps training
@@ -11,13 +11,14 @@ runs one at a time. Run it from the project root: `python -m flows.monitoring`, 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
 from flows.common import project
-from iot_anomaly.monitoring import decisions
+from iot_anomaly.monitoring import decisions, runs
 from iot_anomaly.stages import monitor
 
 TRAINING_DEPLOYMENT = "training/training"
@@ -55,9 +56,21 @@ def monitoring_flow(
     training_deployment: str = TRAINING_DEPLOYMENT,
 ) -> list[dict[str, Any]]:
     """Process up to `max_batches` inbox batches; start retraining when drift fires."""
+    from prefect.runtime import flow_run
+
     params, paths = project(root, params_file)
     log = paths.root / params.promotion.decision_log
-    outcomes = []
+    runs_dir = paths.root / params.orchestration.runs_dir
+    with runs.recorded_run(runs_dir, log, "monitoring", flow_run.id):
+        return _monitor(params_file, paths.root, max_batches, retrain, training_deployment)
+
+
+def _monitor(
+    params_file: str, root: Path, max_batches: int, retrain: bool, training_deployment: str
+) -> list[dict[str, Any]]:
+    params, paths = project(str(root), params_file)
+    log = paths.root / params.promotion.decision_log
+    outcomes, fired = [], []
     for _ in range(max_batches):
         outcome = process_batch(params_file, str(paths.root))
         if outcome is None:
@@ -68,38 +81,55 @@ def monitoring_flow(
             print(f"batch {outcome['batch']} rejected: {outcome['reason']}")
             continue
         summary = outcome["drift"]
+        quality = (
+            f"- accuracy {summary['accuracy']:.4f} (interval {summary['accuracy_interval'][0]:.4f}"
+            f"-{summary['accuracy_interval'][1]:.4f}) vs the champion's "
+            f"{summary['reference_accuracy']:.4f} on {summary['reference']}\n"
+            if summary.get("accuracy_interval")
+            else ""
+        )
         create_markdown_artifact(
             key=re.sub(r"[^a-z0-9-]+", "-", f"drift-{outcome['batch']}".lower()),
             markdown=(
                 f"## Batch {outcome['batch']}: {'DRIFT' if summary['fired'] else 'no drift'}\n\n"
-                f"- rows {outcome['rows']:,}, quarantined {outcome['quarantined']:,}\n"
+                f"- {outcome['kind']} batch: rows {outcome['rows']:,}, "
+                f"quarantined {outcome['quarantined']:,}\n"
                 f"- drifted features {summary['drifted_columns']} of {summary['columns']}\n"
                 f"- predicted attack share {outcome['attack_share']:.3f}\n"
-                f"- report: `{outcome['report']}`\n"
+                + quality
+                + "".join(f"- fired: {r}\n" for r in summary["reasons"])
+                + f"- report: `{outcome['report']}`\n"
             ),
         )
-        if not summary["fired"]:
-            continue
-        reason = f"drift in batch {outcome['batch']}: " + "; ".join(summary["reasons"])
-        batches = monitor.pending_confirmed(params.data.confirmed_dir, params.monitor, paths)
-        if not retrain:
-            decisions.record(
-                log, "retrain", "not started", "retraining is switched off", batch=outcome["batch"]
-            )
-            continue
-        run_id = start_retraining(
-            reason, batches, params_file, str(paths.root), training_deployment
-        )
+        if summary["fired"]:
+            fired.append(outcome)
+    if not fired:
+        return outcomes
+    # One retraining for the run, however many of its batches fired.
+    first = fired[0]
+    reason = f"drift in batch {first['batch']}: " + "; ".join(first["drift"]["reasons"])
+    if len(fired) > 1:
+        reason += f" (and {len(fired) - 1} more batch(es) of this run)"
+    names = [o["batch"] for o in fired]
+    batches = monitor.pending_confirmed(params.data.confirmed_dir, params.monitor, paths)
+    if not retrain:
         decisions.record(
-            log,
-            "retrain",
-            "started",
-            reason,
-            batch=outcome["batch"],
-            batches=batches,
-            training_run=run_id,
-        )
-        print(f"retraining started (flow run {run_id}): {reason}")
+            log, "retrain", "not started", "retraining is switched off", batch=first["batch"],
+            fired=names,
+        )  # fmt: skip
+        return outcomes
+    run_id = start_retraining(reason, batches, params_file, str(paths.root), training_deployment)
+    decisions.record(
+        log,
+        "retrain",
+        "started",
+        reason,
+        batch=first["batch"],
+        fired=names,
+        batches=batches,
+        training_run=run_id,
+    )
+    print(f"retraining started (flow run {run_id}): {reason}")
     return outcomes
 
 

@@ -21,9 +21,11 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.common import project, task_runner
 from iot_anomaly import pipeline
-from iot_anomaly.monitoring import decisions
+from iot_anomaly.monitoring import decisions, runs
 from iot_anomaly.monitoring.store import ensure_champion
 from iot_anomaly.stages import monitor, promote
+
+REPORT = "report"  # the review site's stage kind
 
 
 @task(name="stage")
@@ -46,11 +48,15 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _git_commit(root: Path, message: str) -> str | None:
-    """Commit data.dvc, dvc.lock and the metrics and reports git versions, if they changed;
+    """Commit data.dvc, dvc.lock, the metrics and reports git versions and the new objects of
+    an in-project DVC remote (so a clone of the commit can pull its data), if they changed;
     return the new commit, or None when nothing changed or the project is not a git repo."""
     files = ["data.dvc", "dvc.lock"] + [
         f for f in pipeline.git_tracked_outputs(root) if (root / f).exists()
     ]
+    remote = pipeline.local_remote(root)
+    if remote is not None and remote.is_dir():
+        files.append(str(remote.relative_to(root.resolve())))
     status = _git(root, "status", "--porcelain", "--", *files)
     if status.returncode or not status.stdout.strip():
         return None
@@ -106,6 +112,13 @@ def _publish(decision_log: Path, root: Path, decision: dict[str, Any]) -> None:
     )
 
 
+def _flow_run_id() -> str | None:
+    """This run's id in Prefect (None when run without one)."""
+    from prefect.runtime import flow_run
+
+    return flow_run.id
+
+
 @flow(name="training", log_prints=True)
 def training_flow(
     params_file: str = "params.yaml",
@@ -117,14 +130,28 @@ def training_flow(
     """Retrain what changed and promote the result if it is not worse than the champion."""
     params, paths = project(root, params_file)
     log = paths.root / params.promotion.decision_log
+    runs_dir = paths.root / params.orchestration.runs_dir
+    with runs.recorded_run(runs_dir, log, "training", _flow_run_id(), trigger=reason):
+        return _train(params_file, paths.root, reason, batches or [], record_in_dvc)
+
+
+def _train(
+    params_file: str, root: Path, reason: str, batches: list[str], record_in_dvc: bool
+) -> dict[str, Any]:
+    params, paths = project(str(root), params_file)
+    log = paths.root / params.promotion.decision_log
     orchestration = params.orchestration
     stage = stage_task.with_options(
         retries=orchestration.retries, retry_delay_seconds=orchestration.retry_delay_s
     )
+    site: list[str] = []  # the review site's stage: rebuilt after the promotion decision
     try:
         with contextlib.suppress(FileNotFoundError):  # nothing trained yet: nothing to keep
             # keep the model in use before anything changes
             ensure_champion(params.promotion, params.monitor, paths)
+        # validate depends on the folder, which holds nothing (and DVC keeps no empty folder)
+        # until the first batch joins
+        (paths.root / params.data.confirmed_dir).mkdir(parents=True, exist_ok=True)
         if batches:
             monitor.join_confirmed(params.data.confirmed_dir, params.monitor, paths, batches)
             pipeline.dvc(paths.root, "add", str(params.data.dir))
@@ -140,7 +167,9 @@ def training_flow(
         ran: dict[str, Any] = {}
         runner = task_runner(params.orchestration)
         for wave in pipeline.waves(paths.root):
-            todo = pipeline.stale(paths.root, wave) if record_in_dvc else wave
+            site += [s for s in wave if pipeline.stage_kind(s) == REPORT]
+            wave = [s for s in wave if pipeline.stage_kind(s) != REPORT]
+            todo = pipeline.stale(paths.root, wave) if record_in_dvc and wave else wave
             if not todo:
                 continue
             print(f"running {len(todo)} stage(s): {', '.join(todo)}")
@@ -161,6 +190,12 @@ def training_flow(
             note="the champion was not changed",
         )
         raise
+    # The site is built after the decision, so it shows the promotion just decided.
+    stale_site = pipeline.stale(paths.root, site) if record_in_dvc and site else []
+    for name in site:
+        ran[name] = stage(name, params_file, str(paths.root))
+    if stale_site:
+        pipeline.dvc(paths.root, "commit", "--force", *stale_site)
     commit = None
     if record_in_dvc and orchestration.git_commit:
         commit = _git_commit(

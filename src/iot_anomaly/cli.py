@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -132,7 +132,7 @@ def preprocess(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) 
 def train(
     model: Annotated[str, typer.Argument(help="ae | gan | cnn_lstm | knn | rf | ensemble")],
     protocol: Annotated[
-        str, typer.Option("--protocol", help="paper | dedup | corrected")
+        str, typer.Option("--protocol", help="one of preprocess.protocols, e.g. corrected_flow")
     ] = "paper",
     params: ParamsOpt = Path("params.yaml"),
     root: RootOpt = Path(),
@@ -206,6 +206,35 @@ def evaluate(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) ->
 
 
 @app.command()
+def crossdata(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) -> None:
+    """Score IoT-23's scenarios with the flow models trained on KDD Cup 99, and with forests
+    that also learned from the other scenarios (leave one scenario out)."""
+    from iot_anomaly.evaluation.crossdata import report_file
+    from iot_anomaly.stages import crossdata as stage
+
+    paths = Paths(root)
+    try:
+        with _steps("crossdata") as step:
+            report = stage.run(_load(params), paths, step=step)
+    except (FileNotFoundError, ValueError) as err:
+        _fail(err)
+    table = _table(
+        "IoT-23, every scenario's rows (leave one scenario out for *_loso)",
+        ("model", "accuracy", "attack recall", "false alarms", "learned from"),
+    )
+    for model, r in report["models"].items():
+        o = r["overall"]
+        cells = [o["accuracy"], o["attack_recall"], o["false_alarm_rate"]]
+        table.add_row(model, *("" if v is None else f"{v:.4f}" for v in cells), r["learned_from"])
+    console.print(table)
+    spent = ", ".join(
+        f"{k} {v['wall']:.0f} s ({v['cpu']:.0f} CPU s)" for k, v in report["seconds"].items()
+    )
+    console.print(f"Time: {spent}")
+    console.print(f"Report: {report_file(paths.reports)}")
+
+
+@app.command()
 def register(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) -> None:
     """Record the champion (the ensemble trained on the 10% file) in the registry file."""
     from iot_anomaly.registry import register as do_register
@@ -224,23 +253,36 @@ def register(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) ->
 
 @app.command()
 def predict(
-    input: Annotated[Path, typer.Option("--input", "-i", help="KDD-format traffic file.")],
+    input: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            "-i",
+            help="KDD-format file, packet capture, Zeek conn.log, its CSV, or ingest output.",
+        ),
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV of predictions.")],
     params: ParamsOpt = Path("params.yaml"),
     root: RootOpt = Path(),
 ) -> None:
     """Score a traffic file with the champion; the label column is optional.
 
-    Writes one row per input line: predicted category, attack yes/no, each model's vote or
-    score, and which ensemble layer decided. Bad lines go to <output>.quarantine.csv. When
-    the file carries labels, the metrics are printed too.
+    Writes one row per input line (KDD format) or record (traffic, ingested first; the rows
+    carry where each record came from): predicted category, attack yes/no, each model's
+    vote or score, and which ensemble layer decided. Bad lines go to
+    <output>.quarantine.csv. When the file carries labels, the metrics are printed too.
     """
     from iot_anomaly.stages import predict as stage
 
+    settings = _load(params)
     try:
-        done = stage.run(input, output, load_params(params).promotion.champion_dir, Paths(root))
+        done = stage.run(
+            input, output, settings.promotion.champion_dir, Paths(root), ingest=settings.ingest
+        )
     except (FileNotFoundError, ValueError) as err:
         _fail(err)
+    if done.ingest is not None and "sources" in done.ingest:
+        console.print(_ingest_table(done.ingest))
     n, seconds = done.rows, done.seconds
     console.print(
         f"Scored {n:,} rows in {seconds:.1f} s ({n / max(seconds, 1e-9):,.0f} rows/s) with "
@@ -258,10 +300,62 @@ def predict(
     console.print(f"Predictions: {done.output}")
 
 
+def _ingest_table(summary: dict[str, Any]) -> Table:
+    """Per source: what was read, what became records, what went to quarantine, notes."""
+    table = _table("Ingested", ("source", "format", "read", "records", "quarantined", "notes"))
+    table.columns[-1].justify = "left"
+    for src in summary["sources"]:
+        table.add_row(
+            Path(src["file"]).name,
+            src["format"],
+            f"{src['read']:,}",
+            f"{src['records']:,}",
+            f"{src['quarantined']:,}",
+            "; ".join(src["notes"]),
+        )
+    return table
+
+
+@app.command()
+def ingest(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(help="Packet captures, Zeek conn.log files, their CSVs, or folders."),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV of records.")],
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Turn traffic into KDD-style records: one per connection (log line or capture flow),
+    with where it came from. Writes OUT and, beside it, NAME.quarantine.csv (what could not
+    be trusted, with file, line, field and reason) and NAME.summary.json (per source: read,
+    records, quarantined, features measured), NAME being OUT without its suffix."""
+    from iot_anomaly.traffic.ingest import ingest as run_ingest
+    from iot_anomaly.traffic.ingest import write_ingested
+
+    settings = _load(params).ingest
+    try:
+        with _steps("ingest") as step:
+            done = run_ingest(sources, settings, step)
+            step("writing")
+            written = write_ingested(done, output)
+    except (FileNotFoundError, ValueError) as err:
+        _fail(err)
+    summary = done.summary
+    console.print(_ingest_table(summary))
+    console.print(
+        f"{summary['read']:,} read = {summary['records']:,} records + "
+        f"{summary['quarantined']:,} quarantined; not measured: "
+        f"{', '.join(summary['unmeasured']) or 'none'}"
+    )
+    if summary["skipped"]:
+        console.print(f"[yellow]{len(summary['skipped'])} files skipped (not traffic)[/]")
+    console.print(f"Records: {written[0]}  quarantine: {written[1]}  summary: {written[2]}")
+
+
 @app.command()
 def study(
     protocol: Annotated[
-        str, typer.Option("--protocol", help="paper | dedup | corrected")
+        str, typer.Option("--protocol", help="one of preprocess.protocols, e.g. corrected_flow")
     ] = "paper",
     vary: Annotated[
         str,
@@ -335,7 +429,8 @@ def download(
 @app.command()
 def promote(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) -> None:
     """Challenger vs champion: judge the registered model on the holdout of corrected.gz and
-    promote it only if the rule in params allows (the training flow does this itself)."""
+    the held-out IoT-23 scenarios, and promote it only if the rules in params allow (the
+    training flow does this itself)."""
     from iot_anomaly.stages import promote as stage
 
     paths, settings = Paths(root), _load(params)
@@ -363,8 +458,9 @@ def monitor(
     paths, settings = Paths(root), _load(params)
     table = _table(
         "Monitored batches",
-        ("batch", "status", "rows", "quarantined", "drifted features", "attack share", "drift"),
-    )
+        ("batch", "status", "rows", "quarantined", "drifted features", "attack share",
+         "accuracy (interval) vs holdout", "drift"),
+    )  # fmt: skip
     done = []
     for _ in range(batches):
         with _steps("monitor") as step:
@@ -377,6 +473,7 @@ def monitor(
             outcome.batch, outcome.status, f"{outcome.rows:,}", f"{outcome.quarantined:,}",
             f"{d['drifted_columns']} of {d['columns']}" if d else "-",
             f"{outcome.attack_share:.3f}" if outcome.attack_share is not None else "-",
+            _quality(d),
             ("[red]fired[/]" if outcome.fired else "[green]no[/]") if d else outcome.reason,
         )  # fmt: skip
     if not done:
@@ -395,6 +492,14 @@ def monitor(
     console.print("Review site: `iot-anomaly report`, then open reports/site/index.html")
 
 
+def _quality(drift: dict | None) -> str:
+    """A labelled batch's accuracy, its interval and the champion's holdout figure."""
+    if not drift or not drift.get("accuracy_interval"):
+        return "-"
+    low, high = drift["accuracy_interval"]
+    return f"{drift['accuracy']:.3f} ({low:.3f}-{high:.3f}) vs {drift['reference_accuracy']:.3f}"
+
+
 @app.command()
 def replay(
     every: Annotated[
@@ -409,10 +514,20 @@ def replay(
     labels: Annotated[
         bool, typer.Option(help="Keep the label column (analyst-confirmed traffic).")
     ] = True,
+    source: Annotated[
+        str | None,
+        typer.Option(help="kdd (corrected.gz), iot23 or captures (default: params replay)."),
+    ] = None,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(help="An IoT-23 scenario to send (repeatable; default: all not held out)."),
+    ] = None,
     params: ParamsOpt = Path("params.yaml"),
     root: RootOpt = Path(),
 ) -> None:
-    """Replay corrected.gz (outside the evaluation holdout) into the inbox, batch by batch."""
+    """Replay traffic into the inbox, batch by batch: corrected.gz outside the evaluation
+    holdout (kdd), or real traffic ingested and sent in time order: the IoT-23 scenarios that
+    are not held out (iot23), the packet captures (captures)."""
     from iot_anomaly.stages import replay as stage
 
     settings = _load(params)
@@ -428,8 +543,9 @@ def replay(
 
         try:
             replayed = stage.run(
-                settings, Paths(root), every, rows, count, unseen_share, labels, advance
-            )
+                settings, Paths(root), every, rows, count, unseen_share, labels, advance,
+                source, scenario,
+            )  # fmt: skip
         except (FileNotFoundError, ValueError) as err:
             progress.remove_task(task)  # no bar left on screen above the error
             _fail(err)
@@ -460,8 +576,66 @@ def report(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) -> N
     table.add_row("Evidently reports linked", str(summary["evidently_reports"]))
     table.add_row("decisions", str(summary["decisions"]))
     table.add_row("champion version", summary["champion"] or "none")
+    table.add_row("hosts with attack connections", str(summary["hosts_with_attacks"]))
     console.print(table)
     console.print(f"Open: {summary['site']}")
+
+
+@app.command()
+def hosts(
+    predictions: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Predictions of ingested traffic (`iot-anomaly predict` on a capture, Zeek "
+            "log or records file); none: every monitored batch of real traffic."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Folder for hosts.json and hosts.csv."),
+    ] = None,
+    params: ParamsOpt = Path("params.yaml"),
+    root: RootOpt = Path(),
+) -> None:
+    """Verdicts per device: every source host with attack connections, by category, with
+    its connections, first and last seen, top destination ports and hosts, and the files
+    (and monitored batches) they came from. Writes hosts.json and hosts.csv."""
+    from iot_anomaly.evaluation.hosts import counted, utc
+    from iot_anomaly.stages import hosts as stage
+
+    paths, settings = Paths(root), _load(params)
+    cfg = settings.report.hosts
+    if predictions and output is None:
+        _fail(ValueError("give the folder to write the host table to (-o DIR)"))
+    try:
+        if predictions and output is not None:
+            written = stage.from_files(predictions, output, cfg.top_ports, cfg.top_hosts)
+        else:
+            written = stage.from_monitoring(settings, paths, output)
+    except (FileNotFoundError, ValueError) as err:
+        _fail(err)
+    report = written.report
+    table = _table(
+        "Hosts with attack connections",
+        ("host", "attacks", "by category", "connections", "seen (UTC)", "top ports"),
+    )
+    for i in (2, 4, 5):
+        table.columns[i].justify = "left"
+    table.columns[0].no_wrap = table.columns[4].no_wrap = True
+    for h in report.hosts[: cfg.listed]:
+        categories = ", ".join(f"{c} {n:,}" for c, n in h.by_category.items() if n)
+        table.add_row(
+            h.host, f"{h.attack_connections:,}", categories, f"{h.connections:,}",
+            f"{utc(h.first_seen)}\n{utc(h.last_seen)}", counted(h.top_dst_ports),
+        )  # fmt: skip
+    console.print(table)
+    if report.hosts_with_attacks > cfg.listed:
+        console.print(f"{report.hosts_with_attacks - cfg.listed:,} more hosts in {written.csv}")
+    console.print(
+        f"{report.attack_connections:,} attack connections of {report.connections:,} from "
+        f"{report.hosts_with_attacks:,} of {report.hosts_seen:,} source hosts"
+    )
+    console.print(f"Host table: {written.csv} and {written.json}")
 
 
 @app.command()

@@ -41,7 +41,9 @@ Widths = Annotated[list[PositiveInt], Field(min_length=1)]  # layer widths or ch
 Suites = Annotated[list[Path], Field(min_length=1)]  # expectation suite files, in order
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
-ProtocolName = Literal["paper", "dedup", "corrected"]
+SplitName = Literal["paper", "dedup", "corrected"]  # where a protocol's rows come from
+FeatureSet = Literal["all", "flow"]  # which features a protocol's models read
+ProtocolName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 Categorical = Literal["onehot", "ordinal"]
 Scaler = Literal["minmax", "normalizer", "normalizer+minmax", "standard", "none"]
 Weighting = Literal["count", "sqrt", "log", "none"]  # how duplicate rows weigh
@@ -50,7 +52,8 @@ Optimizer = Literal["sgd", "adam"]
 ScoreLoss = Literal["cross_entropy", "feature_matching"]
 KnnIndex = Literal["exact", "ivf", "hnsw"]
 TaskRunner = Literal["process", "thread", "dask"]
-Figure = Literal["accuracy", "binary_f1", "macro_f1", "kdd_cost"]  # what promotion compares
+# What promotion compares (binary accuracy, F1 and attack recall; 5-class macro F1; KDD cost).
+Figure = Literal["accuracy", "binary_f1", "attack_recall", "macro_f1", "kdd_cost"]
 
 
 class ParamsError(ValueError):
@@ -126,10 +129,19 @@ class EncodingParams(Group):
         return names
 
 
+class ProtocolDefinition(Group):
+    """What a protocol is: the split its rows come from and the features its models read
+    (`all`: the 41; `flow`: schema.FLOW_FEATURES, what every flow source measures)."""
+
+    split: SplitName
+    features: FeatureSet
+
+
 class PreprocessParams(Group):
     seed: Seed
     test_size: Fraction
-    protocols: list[ProtocolName] = Field(min_length=1)
+    protocols: list[ProtocolName] = Field(min_length=1)  # built, trained and evaluated
+    definitions: dict[ProtocolName, ProtocolDefinition] = Field(min_length=1)
     encodings: dict[str, EncodingParams] = Field(min_length=1)
 
     @field_validator("protocols")
@@ -138,6 +150,19 @@ class PreprocessParams(Group):
         if len(set(protocols)) != len(protocols):
             raise ValueError(f"lists a protocol twice: {protocols}")
         return protocols
+
+    @model_validator(mode="after")
+    def _defined(self) -> PreprocessParams:
+        undefined = [p for p in self.protocols if p not in self.definitions]
+        if undefined:
+            raise KeyCheckError("protocols", f"{undefined} not defined in preprocess.definitions")
+        return self
+
+    def definition(self, protocol: str) -> ProtocolDefinition:
+        """A listed protocol's split and feature set; an unknown name is a clear error."""
+        if protocol not in self.protocols:
+            raise ValueError(f"unknown protocol {protocol!r}; expected one of {self.protocols}")
+        return self.definitions[protocol]
 
 
 # --- models ---------------------------------------------------------------------------------
@@ -350,6 +375,8 @@ class TargetsParams(Group):
     monitor_step_s: PositiveFloat
     preprocess_s: PositiveFloat
     preprocess_memory_gib: PositiveFloat
+    traffic_connections_per_s: PositiveFloat  # bench/traffic.py: features alone
+    traffic_pcap_connections_per_s: PositiveFloat  # bench/traffic.py: capture to records
 
     @field_validator("quality")
     @classmethod
@@ -368,6 +395,13 @@ class EvaluateParams(Group):
     permutation_rows: PositiveInt
     permutation_repeats: PositiveInt
     top_features: PositiveInt
+
+
+class CrossdataParams(Group):
+    """The `crossdata` stage: flow models trained on KDD Cup 99 scored on IoT-23's scenarios
+    (stages/crossdata.py)."""
+
+    prefer: Literal["csv", "conn.log"]  # the file read where a scenario has both formats
 
 
 class BatchSuites(Group):
@@ -390,10 +424,16 @@ class MonitorParams(Group):
     seed: Seed
     drift_share: Fraction
     quality_drop: Share
+    quality_confidence: Fraction  # of the Wilson interval of a labelled batch's accuracy
     holdout_fraction: Fraction
+    holdout_scenarios: list[str]  # IoT-23 scenarios never replayed, never trained on
+
+
+ReplaySource = Literal["kdd", "iot23", "captures"]
 
 
 class ReplayParams(Group):
+    source: ReplaySource
     rows: PositiveInt
     every_s: NonNegativeFloat
     seed: Seed
@@ -405,7 +445,8 @@ class PromotionRule(Group):
 
 
 class PromotionParams(Group):
-    rules: dict[Figure, PromotionRule] = Field(min_length=1)
+    rules: dict[Figure, PromotionRule] = Field(min_length=1)  # on the holdout of corrected.gz
+    scenario_rules: dict[Figure, PromotionRule]  # on the held-out IoT-23 scenarios
     champion_dir: Path
     decision_log: Path
 
@@ -415,11 +456,21 @@ class TimelineParams(Group):
     height: PositiveInt
 
 
+class HostsParams(Group):
+    """Verdicts per device (reports/hosts/, `iot-anomaly hosts`, the site's Hosts page)."""
+
+    dir: Path
+    top_ports: PositiveInt
+    top_hosts: PositiveInt
+    listed: PositiveInt
+
+
 class ReportParams(Group):
     site_dir: Path
     screenshots_dir: Path
     max_failures: PositiveInt
     timeline: TimelineParams
+    hosts: HostsParams
 
 
 class DaskParams(Group):
@@ -435,6 +486,7 @@ class OrchestrationParams(Group):
     retries: NonNegativeInt
     retry_delay_s: NonNegativeFloat
     git_commit: bool
+    runs_dir: Path  # records of the flow runs under way (monitoring.runs)
 
 
 # --- the whole file -------------------------------------------------------------------------
@@ -484,6 +536,7 @@ class Params(Group):
     bench: BenchParams
     targets: TargetsParams
     evaluate: EvaluateParams
+    crossdata: CrossdataParams
     monitor: MonitorParams
     replay: ReplayParams
     promotion: PromotionParams

@@ -23,6 +23,7 @@ STAGE_FUNCTIONS: dict[str, str] = {
     "validate": "iot_anomaly.stages.validate:run",
     "preprocess": "iot_anomaly.stages.preprocess:run",
     "train": "iot_anomaly.stages.train:run",
+    "crossdata": "iot_anomaly.stages.crossdata:run",
     "evaluate": "iot_anomaly.stages.evaluate:run",
     "register": "iot_anomaly.registry:register",
     "report": "iot_anomaly.stages.report:run",
@@ -137,3 +138,18 @@ def git_tracked_outputs(root: Path) -> list[str]:
             str(out.def_path) for stage in repo.index.stages for out in stage.outs
             if stage.cmd and not out.use_cache
         ]  # fmt: skip
+
+
+def local_remote(root: Path) -> Path | None:
+    """The default DVC remote's folder when it lies inside the project (`dvc-remote/`, which
+    git versions beside `data.dvc`, so that a clone of a commit can pull every data version
+    it names); None for a remote elsewhere or none."""
+    from dvc.repo import Repo
+
+    with workspace_lock(root), Repo(str(root), uninitialized=True) as repo:
+        name = repo.config["core"].get("remote")
+        url = repo.config["remote"].get(name, {}).get("url") if name else None
+    if not url or "://" in str(url):
+        return None
+    folder = Path(url).resolve()
+    return folder if folder.is_relative_to(root.resolve()) else None

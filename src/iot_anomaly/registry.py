@@ -1,6 +1,6 @@
 """The registry record: artifacts/registry/champion.json says which models (a digest of each
 component's files), data and params the production model, the ensemble trained on the 10%
-file (the `corrected` protocol's models), came from.
+file over the flow features (the `corrected_flow` protocol's models), came from.
 
 The file is a DVC output versioned in git, so it holds only what the models, data and
 params determine: registering the same models twice writes the same bytes. When, and at
@@ -17,11 +17,11 @@ from typing import Any
 import yaml
 
 from iot_anomaly.config import Paths
+from iot_anomaly.data.splits import CHAMPION_PROTOCOL
 from iot_anomaly.io import write_json
 from iot_anomaly.models import catalog
 from iot_anomaly.params import Params
 
-CHAMPION_PROTOCOL = "corrected"  # its training split is the whole 10% file
 COMPONENTS = catalog.NAMES  # every model the champion serves
 PARAM_GROUPS = (
     "preprocess",

@@ -17,7 +17,7 @@ import pandas as pd
 
 from iot_anomaly import schema
 from iot_anomaly.config import Paths
-from iot_anomaly.data.preprocess import load_preprocessor, targets, transform
+from iot_anomaly.data.preprocess import input_features, load_preprocessor, targets, transform
 from iot_anomaly.evaluation import metrics as mt
 from iot_anomaly.io import atomic_write
 from iot_anomaly.models import ensemble as ens
@@ -152,15 +152,29 @@ class Champion:
             votes = np.concatenate([f.result() for f in knn])
         return votes, proba, scores
 
+    @property
+    def features(self) -> list[str]:
+        """The columns the champion reads (its protocol's feature set: the 41 KDD features,
+        or the flow features for a flow protocol); a frame's other columns are ignored."""
+        return input_features(self.label_pre)
+
     def score(self, frame: pd.DataFrame) -> Scored:
-        """Score each distinct feature vector of `frame` once: category, attack yes/no,
-        each layer's vote, the deciding layer, the AE and GAN scores and verdicts."""
+        """Score each distinct vector of the champion's features in `frame` once: category,
+        attack yes/no, each layer's vote, the deciding layer, the AE and GAN scores and
+        verdicts. Any other column (a content feature a flow source leaves NaN, provenance)
+        is not read, and may be absent."""
+        missing = [c for c in self.features if c not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"the champion ({self.record.get('protocol')}) reads the feature columns "
+                f"{missing}, which the rows lack"
+            )
         if frame.empty:  # every line quarantined: a table with no rows
             none = np.empty(0, np.int64)
             decision = ens.EnsembleDecision(none, none, none, none, none)
             scores = {name: np.empty(0, np.float32) for name in SCORERS}
             return Scored(self._table(decision, scores), none, frame.index)
-        first, codes = unique_rows(frame)
+        first, codes = unique_rows(frame, self.features)
         X = transform(self.label_pre, frame.iloc[first])
         order = search_order(X)
         rank = np.empty_like(order)

@@ -5,7 +5,7 @@ and the pipeline run's figure, labelled one run, where not."""
 import json
 from pathlib import Path
 
-from bench import monitor, predict, preprocess
+from bench import monitor, predict, preprocess, traffic
 from bench.targets import Check, Figure, quality_checks, quality_figure, read_studies
 from iot_anomaly.params import Bound, Params, TargetsParams
 
@@ -20,6 +20,8 @@ TARGETS = TargetsParams(
     monitor_step_s=45,
     preprocess_s=20,
     preprocess_memory_gib=1.5,
+    traffic_connections_per_s=200_000,
+    traffic_pcap_connections_per_s=5_000,
 )
 METRICS = {
     "paper": {
@@ -78,6 +80,8 @@ def test_the_project_targets_are_the_ones_checked(params: Params) -> None:
     assert not monitor.target_check(t.monitor_step_s * 1.001, t).met
     assert not any(c.met for c in preprocess.target_checks(
         t.preprocess_s * 1.001, t.preprocess_memory_gib * 1.001, t))  # fmt: skip
+    slow = (t.traffic_connections_per_s * 0.999, t.traffic_pcap_connections_per_s * 0.999)
+    assert not any(c.met for c in traffic.target_checks(*slow, 1, t))
     for key, bound in t.quality.items():
         edge = bound.min if bound.min is not None else bound.max
         worse = edge - 1e-6 if bound.min is not None else edge + 1e-6
@@ -90,6 +94,31 @@ def test_the_project_targets_are_the_ones_checked(params: Params) -> None:
         [check] = [c for c in quality_checks(t, metrics, {}) if c.name == key]
         assert check.verdict == "not met", key
         assert check.figure == Figure(worse, "one run")
+
+
+def test_traffic_checks_use_their_targets() -> None:
+    features, pcap = traffic.target_checks(199_999.0, 5_000.0, 3, TARGETS)
+    assert (features.name, features.verdict, pcap.verdict) == (
+        "traffic_connections_per_s", "not met", "met")  # fmt: skip
+    assert features.figure == Figure(199_999.0, "median of 3 runs")
+    assert pcap.needed == "≥ 5,000 connections/s"
+    features, pcap = traffic.target_checks(250_000.0, None, 1, TARGETS)
+    assert features.met and features.figure == Figure(250_000.0, "one run")
+    assert pcap.verdict == "not measured"
+
+
+def test_the_traffic_bench_log_repeats_its_sources_shifted_in_time(tmp_path: Path) -> None:
+    header = ["#separator \\x09", "#fields\tts\tuid", "#types\ttime\tstring"]
+    source = tmp_path / "a.conn.log"
+    source.write_text("\n".join([*header, "10.5\tC1", "12.5\tC2", "#close\tx"]) + "\n")
+    out = tmp_path / "big.conn.log"
+    assert traffic.build_conn_log([source], out, 5) == 5
+    lines = out.read_text().splitlines()
+    assert lines[:3] == header
+    data = [line.split("\t") for line in lines[3:]]
+    # Each copy starts GAP_S after the previous one ends (span 2 s + 1 s gap = 3 s).
+    assert data == [["10.500000", "C1"], ["12.500000", "C2"], ["13.500000", "C1"],
+                    ["15.500000", "C2"], ["16.500000", "C1"]]  # fmt: skip
 
 
 def test_quality_figures_come_from_the_seed_study_where_it_has_them() -> None:
@@ -131,5 +160,6 @@ def test_every_timing_target_is_checked_by_a_benchmark() -> None:
         monitor.TARGET,
         predict.TARGET,
         *(c.name for c in preprocess.target_checks(1.0, 1.0, TARGETS)),
+        *(c.name for c in traffic.target_checks(1.0, 1.0, 1, TARGETS)),
     ]
     assert sorted(names) == sorted(set(TargetsParams.model_fields) - {"quality"})

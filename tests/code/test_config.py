@@ -16,10 +16,11 @@ from iot_anomaly.cli import app
 from iot_anomaly.config import Params, ParamsError, load_params, parse_params
 from iot_anomaly.params import (
     Activation,
+    FeatureSet,
     KnnIndex,
     Optimizer,
-    ProtocolName,
     ScoreLoss,
+    SplitName,
     Weighting,
     dump_params,
 )
@@ -106,6 +107,10 @@ def test_a_misspelt_key_or_group_stops_the_load(tmp_path: Path, params: Params) 
         (lambda v: v["orchestration"].update(task_runner="ray"), "orchestration.task_runner"),
         (lambda v: v["validate"]["suites"].update(train=[]), "validate.suites.train"),
         (lambda v: v["models"].update(num_workers=0), "models.num_workers: unknown key"),
+        (lambda v: v["preprocess"]["protocols"].append("kfold"), "preprocess.protocols: \\['kf"),
+        (lambda v: v["preprocess"]["definitions"]["paper"].update(split="kfold"), "paper.split"),
+        (lambda v: v["preprocess"]["definitions"]["paper"].update(features="some"), "features"),
+        (lambda v: v["preprocess"]["definitions"].update(Paper={}), "definitions.Paper"),
     ],
 )
 def test_bad_params_name_their_key(params: Params, change: Any, message: str) -> None:
@@ -122,7 +127,7 @@ def test_the_command_line_reports_a_bad_params_file(tmp_path: Path, params: Para
 
 
 def test_the_choices_in_params_are_the_ones_the_code_knows() -> None:
-    from iot_anomaly.data import splits
+    from iot_anomaly.data import preprocess, splits
     from iot_anomaly.models import cnn_lstm, inputs, knn, networks
 
     assert set(get_args(Weighting)) == set(inputs.WEIGHTINGS)
@@ -130,7 +135,8 @@ def test_the_choices_in_params_are_the_ones_the_code_knows() -> None:
     assert set(get_args(KnnIndex)) == set(knn.INDEXES)
     assert set(get_args(Optimizer)) == set(cnn_lstm.OPTIMIZERS)
     assert set(get_args(ScoreLoss)) == set(networks.SCORE_LOSSES)
-    assert set(get_args(ProtocolName)) == set(splits.PROTOCOLS)
+    assert set(get_args(SplitName)) == set(splits.SPLITS)
+    assert set(get_args(FeatureSet)) == set(preprocess.FEATURE_SETS)
 
 
 def _keys(tree: Any, prefix: str = "") -> set[str]:

@@ -196,7 +196,7 @@ def test_every_page_shares_one_layout_and_stylesheet(tmp_path: Path) -> None:
     decisions.record(log, "drift", "no drift", "0 of 41 features drifted", batch="b1")
     standalone = log.with_suffix(".html").read_text()
     pages = site.pages(_inputs([], []), decisions.KINDS, max_failures=10, timeline_width=600,
-                       timeline_height=300, seed=42)  # fmt: skip
+                       timeline_height=300, seed=42, host_rows=10)  # fmt: skip
     styles = {
         re.search(r"<style>(.*?)</style>", page, re.S).group(1)  # type: ignore[union-attr]
         for page in (report, standalone, *pages.values())

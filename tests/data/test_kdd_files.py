@@ -40,7 +40,7 @@ def test_test_file_facts(test_frame) -> None:
 @pytest.fixture(scope="module")
 def protocols(train_frame, test_frame, params):
     cfg = params.preprocess
-    return sp.build_protocols(list(sp.PROTOCOLS), train_frame, test_frame, cfg.test_size, cfg.seed)
+    return sp.build_protocols(list(sp.SPLITS), train_frame, test_frame, cfg.test_size, cfg.seed)
 
 
 def test_paper_split_matches_table2_totals(protocols) -> None:

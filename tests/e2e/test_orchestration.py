@@ -2,12 +2,14 @@
 then (a) a batch like the training data: no drift, no retraining; (b) a batch from
 corrected.gz rich in unseen attacks: drift, the monitoring run starts the training
 deployment, which joins the confirmed batch as a new data version, retrains, and logs the
-promotion decision. Every process the test starts is stopped (worker before server)."""
+promotion decision. Every process the test starts is stopped (worker before server). The
+loop on real IoT traffic is tests/e2e/test_real_traffic_loop.py."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +33,22 @@ from tests.helpers import dvc_project, run_tool, tool_env
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
+IOT23 = Path(__file__).resolve().parents[2] / "data" / "iot23"
+
+
+def iot23_slices(dest: Path, whole: list[str], cut: dict[str, int] | None = None) -> None:
+    """IoT-23 scenarios for a project's data folder (CSV format): those in `whole` entire,
+    those in `cut` cut to their first connections (header kept)."""
+    if not IOT23.is_dir():
+        pytest.skip(f"{IOT23} is missing: run `dvc pull data.dvc`")
+    dest.mkdir(parents=True)
+    for name in whole:
+        shutil.copy2(IOT23 / f"{name}-labeled.csv", dest)
+    for name, rows in (cut or {}).items():
+        lines = (IOT23 / f"{name}-labeled.csv").read_text().splitlines()[: rows + 1]
+        (dest / f"{name}-labeled.csv").write_text("\n".join(lines) + "\n")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -52,6 +70,9 @@ def _stop(process: subprocess.Popen, name: str) -> None:
 def orchestrated(tmp_path_factory, root, train_path, test_path) -> Iterator[dict]:
     """A project copy deployed on its own Prefect server (own PREFECT_HOME and SQLite)."""
     base = tmp_path_factory.mktemp("orchestration")
+    # The held-out IoT-23 scenarios: promotion also compares the models on them.
+    held_out = load_params(root / "params.yaml").monitor.holdout_scenarios
+    iot23_slices(base / "project" / "data" / "iot23", held_out)
     project = dvc_project(
         base / "project", root, read_lines(train_path, 5000, 97), read_lines(test_path, 3000, 101)
     )

@@ -145,10 +145,10 @@ def test_ensemble_agreement_and_conflicts() -> None:
 def test_evaluation_reports(trained) -> None:
     _, paths = trained
     metrics = _metrics(trained)
-    assert set(metrics) == {"paper", "corrected"}
+    assert set(metrics) == {"paper", "corrected_flow"}
     for protocol in metrics:
         assert set(metrics[protocol]) == {"ae", "gan", "cnn_lstm", "knn", "rf", "ensemble"}
-    corrected = metrics["corrected"]["ensemble"]
+    corrected = metrics["corrected_flow"]["ensemble"]
     assert 0 <= corrected["kdd_cost"] <= 4
     assert 0 <= corrected["unseen_attacks_detected"] <= 1
     cm = np.array(metrics["paper"]["ensemble"]["multiclass"]["confusion_matrix"])

@@ -5,12 +5,13 @@ leaves the champion untouched, and the Dask task runner runs a wave."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from iot_anomaly import pipeline, registry
+from iot_anomaly import pipeline, registry, schema
 from iot_anomaly.config import Params, Paths
 from iot_anomaly.data.reader import to_kdd_lines
 from iot_anomaly.monitoring import decisions
@@ -119,7 +120,7 @@ def test_failed_training_leaves_the_champion_and_the_next_run_promotes_or_keeps(
     real = pipeline.run_stage
 
     def killed(name: str, p: Params, where: Paths) -> dict:
-        if name == "ensemble@corrected":
+        if name == "ensemble@corrected_flow":
             raise RuntimeError("training process killed")
         return real(name, p, where)
 
@@ -138,7 +139,13 @@ def test_failed_training_leaves_the_champion_and_the_next_run_promotes_or_keeps(
     assert decision["champion"] == version and decision["challenger"] != version
     assert store.current() == decision["now_serving"]
     assert decision["evaluation_rows"] > 0
-    assert set(decision["champion_figures"]) == {"accuracy", "binary_f1", "macro_f1", "kdd_cost"}
+    assert set(decision["champion_figures"]) == {
+        "accuracy",
+        "binary_f1",
+        "attack_recall",
+        "macro_f1",
+        "kdd_cost",
+    }
 
 
 def test_promote_without_a_new_model_changes_nothing(monitored) -> None:
@@ -189,3 +196,69 @@ def test_predict_serves_the_promoted_champion(monitored, test_lines, tmp_path) -
     assert result.exit_code == 0, result.output
     assert f"champion {store.current()}" in " ".join(result.output.split())
     assert len(pd.read_csv(out)) == 300
+
+
+def test_ingested_traffic_is_scored_on_the_flow_features_and_joins_as_records(
+    monitored, root, tmp_path
+) -> None:
+    from iot_anomaly.config import CONFIRMED
+    from iot_anomaly.monitoring.replay import cut_in_order, write_records_batch
+    from iot_anomaly.stages.validate import CONFIRMED_TRAFFIC, validate_data
+    from iot_anomaly.traffic.ingest import ingest
+
+    params, paths = monitored
+    source = root / params.data.iot23_dir / "CTU-Malware-Capture-44-1-labeled.csv"
+    if not source.is_file():
+        pytest.skip(f"{source} is missing: run `dvc pull data.dvc`")
+    records = ingest([source], params.ingest).records
+    batch = next(cut_in_order(records, 200))
+    write_records_batch(batch, _inbox(params, paths), "c-iot23")
+
+    outcome = monitor.run(params, paths)
+    assert outcome is not None and outcome.status == "scored", outcome.reason
+    assert (outcome.kind, outcome.rows, outcome.labelled) == ("records", 200, True)
+    folder = monitor.batches_dir(params.monitor, paths) / "c-iot23"
+    predictions = pd.read_csv(folder / "predictions.csv")
+    assert list(predictions["uid"]) == list(batch["uid"])  # provenance kept, in order
+    summary = outcome.drift
+    # Only the features the flow champion reads are compared with its training rows.
+    assert summary["columns"] == len(monitor.champion_features(
+        store_from_params(params.promotion, paths).load()))  # fmt: skip
+    low, high = summary["accuracy_interval"]
+    assert low <= summary["accuracy"] <= high and summary["rows"] == 200
+    holdout = store_from_params(params.promotion, paths).version_root(outcome.champion)
+    assert summary["reference_accuracy"] == pytest.approx(
+        __import__("json").loads((holdout / monitor.HOLDOUT).read_text())["accuracy"]
+    )
+    entry = decisions.read(paths.root / params.promotion.decision_log)[-1]
+    assert entry["batch"] == "c-iot23" and entry["accuracy_interval"] == [low, high]
+
+    # Confirmed, the batch joins the training data as records; validate reads them back.
+    confirmed = params.data.confirmed_dir
+    assert "c-iot23" in monitor.pending_confirmed(confirmed, params.monitor, paths)
+    (written,) = monitor.join_confirmed(confirmed, params.monitor, paths, ["c-iot23"])
+    assert written.read_text().startswith("ts,uid,")
+    results = validate_data(
+        params.data, params.validation, paths, traffic_suites=params.monitor.suites.unlabelled
+    )
+    assert [r.name for r in results][-1] == CONFIRMED_TRAFFIC and results[-1].success
+    clean = pd.read_parquet(paths.clean(CONFIRMED))
+    assert len(clean) == 200 and set(clean["category"]) <= {"normal", "r2l", "dos"}
+    assert (clean[list(schema.CONTENT_FEATURES)] == 0).all().all()
+    written.unlink()
+
+
+def test_a_capture_dropped_in_the_inbox_is_ingested_and_scored(monitored, root) -> None:
+    params, paths = monitored
+    capture = root / params.data.captures_dir / "ndpi_mqtt.pcap"
+    if not capture.is_file():
+        pytest.skip(f"{capture} is missing: run `dvc pull data.dvc`")
+    _inbox(params, paths).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(capture, _inbox(params, paths) / capture.name)
+    outcome = monitor.run(params, paths)
+    assert outcome is not None and outcome.status == "scored", outcome.reason
+    assert (outcome.kind, outcome.labelled) == ("traffic", False) and outcome.rows > 0
+    folder = monitor.batches_dir(params.monitor, paths) / outcome.batch
+    predictions = pd.read_csv(folder / "predictions.csv")
+    assert len(predictions) == outcome.rows and {"src_ip", "dst_port"} <= set(predictions)
+    assert outcome.drift["accuracy"] is None and outcome.drift["accuracy_interval"] is None

@@ -8,14 +8,14 @@ from typer.testing import CliRunner
 from iot_anomaly import schema
 from iot_anomaly.cli import app
 from iot_anomaly.models.ensemble import LAYERS
-from iot_anomaly.registry import register, registry_file
+from iot_anomaly.registry import CHAMPION_PROTOCOL, register, registry_file
 
 
 def test_register_and_predict_round_trip(trained, tmp_path, test_lines) -> None:
     params, paths = trained
     record = register(params, paths)
     saved = json.loads(registry_file(paths).read_text())
-    assert saved["version"] == record["version"] and saved["protocol"] == "corrected"
+    assert saved["version"] == record["version"] and saved["protocol"] == CHAMPION_PROTOCOL
     written = registry_file(paths).read_bytes()
     register(params, paths)
     assert registry_file(paths).read_bytes() == written  # nothing run-dependent in the record

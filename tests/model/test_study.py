@@ -72,4 +72,4 @@ def test_split_study_draws_a_new_test_split_per_seed(trained) -> None:
 def test_split_study_refuses_a_fixed_test_file(trained) -> None:
     params, paths = trained
     with pytest.raises(ValueError, match="fixed file"):
-        study.run(params, paths, "corrected", [1], vary="split")
+        study.run(params, paths, "corrected_flow", [1], vary="split")

@@ -5,6 +5,10 @@ which learn from sparse input) and label (ordinal) encoding (for the other model
 followed by a scaler chosen in params: MinMaxScaler, Normalizer, both, or none. A category
 never seen in training (corrected.gz has service `icmp`) is encoded, never a crash: one-hot
 gives it all zeros, ordinal encoding gives it the code -1.
+
+A preprocessor reads the columns of its protocol's feature set (`all` or `flow`) and no
+other: the columns it was fitted on (`input_features`) are the only ones `transform` takes
+from a frame, so every model downstream of it reads those and nothing else.
 """
 
 from __future__ import annotations
@@ -33,6 +37,16 @@ from iot_anomaly.params import Categorical, EncodingParams, Scaler
 ENCODERS: tuple[str, ...] = get_args(Categorical)
 SCALERS: tuple[str, ...] = get_args(Scaler)
 UNKNOWN_CODE = -1
+
+#: The features a protocol's models read, by feature set (params `preprocess.definitions`).
+FEATURE_SETS: dict[str, tuple[str, ...]] = {"all": schema.FEATURES, "flow": schema.FLOW_FEATURES}
+
+
+def feature_columns(feature_set: str) -> tuple[str, ...]:
+    """The columns of a feature set, in file order."""
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {feature_set!r}; expected one of {FEATURE_SETS}")
+    return FEATURE_SETS[feature_set]
 
 
 @dataclass(frozen=True)
@@ -76,13 +90,15 @@ def _scaler_steps(kind: str, clip: bool) -> list[tuple[str, Any]]:
     return steps
 
 
-def build_preprocessor(spec: EncodingSpec) -> Pipeline:
-    """An unfitted sklearn pipeline for one encoding spec."""
-    logged = list(spec.log1p)
-    plain = [c for c in schema.NUMERIC if c not in spec.log1p]
+def build_preprocessor(spec: EncodingSpec, features: tuple[str, ...] = schema.FEATURES) -> Pipeline:
+    """An unfitted sklearn pipeline for one encoding spec over the given features (log1p
+    columns outside them are left out)."""
+    logged = [c for c in spec.log1p if c in features]
+    plain = [c for c in schema.NUMERIC if c in features and c not in spec.log1p]
+    categorical = [c for c in schema.CATEGORICAL if c in features]
     columns = ColumnTransformer(
         [
-            ("categorical", _categorical_encoder(spec.categorical), list(schema.CATEGORICAL)),
+            ("categorical", _categorical_encoder(spec.categorical), categorical),
             ("log1p", FunctionTransformer(np.log1p, feature_names_out="one-to-one"), logged),
             ("numeric", "passthrough", plain),
         ],
@@ -91,16 +107,31 @@ def build_preprocessor(spec: EncodingSpec) -> Pipeline:
     return Pipeline([("columns", columns), *_scaler_steps(spec.scaler, spec.clip)])
 
 
-def fit_preprocessor(train: pd.DataFrame, spec: EncodingSpec) -> Pipeline:
-    """Fit one encoding on training rows only (never on test rows: no leakage)."""
-    return build_preprocessor(spec).fit(train[list(schema.FEATURES)])
+def fit_preprocessor(
+    train: pd.DataFrame, spec: EncodingSpec, features: tuple[str, ...] = schema.FEATURES
+) -> Pipeline:
+    """Fit one encoding on training rows only (never on test rows: no leakage), reading
+    `features` only (a feature set's columns, in file order)."""
+    unknown = sorted(set(features) - set(schema.FEATURES))
+    if unknown:
+        raise ValueError(f"not features of the KDD records: {unknown}")
+    ordered = [c for c in schema.FEATURES if c in features]
+    return build_preprocessor(spec, tuple(ordered)).fit(train[ordered])
+
+
+def input_features(preprocessor: Pipeline) -> list[str]:
+    """The columns a fitted preprocessor reads (those it was fitted on), in file order."""
+    return [str(c) for c in preprocessor.feature_names_in_]
 
 
 def transform(preprocessor: Pipeline, frame: pd.DataFrame) -> np.ndarray:
-    """Encode and scale a frame with a fitted preprocessor; float32, one row per input row."""
-    return np.ascontiguousarray(
-        preprocessor.transform(frame[list(schema.FEATURES)]), dtype=np.float32
-    )
+    """Encode and scale a frame with a fitted preprocessor; float32, one row per input row.
+    Only the preprocessor's own columns are read; a frame without one of them is an error."""
+    columns = input_features(preprocessor)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"the rows lack the feature columns {missing}")
+    return np.ascontiguousarray(preprocessor.transform(frame[columns]), dtype=np.float32)
 
 
 def feature_names(preprocessor: Pipeline) -> list[str]:

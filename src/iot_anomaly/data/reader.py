@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,12 +49,29 @@ class ParseResult:
         return len(self.quarantine)
 
 
-def read_text(path: Path) -> str:
-    """Return the file's text, decompressing it when it starts with the gzip magic bytes."""
+class CorruptFileError(ValueError):
+    """A compressed file cannot be decompressed (truncated or damaged)."""
+
+
+def read_bytes(path: Path) -> bytes:
+    """Return the file's bytes, decompressing them when they start with the gzip magic bytes.
+
+    A truncated or damaged gzip file is a CorruptFileError naming the file (gzip raises
+    EOFError, which the command-line framework would take for an aborted prompt)."""
     raw = path.read_bytes()
     if raw[:2] == _GZIP_MAGIC:
-        raw = gzip.decompress(raw)
-    return raw.decode("utf-8", errors="replace")
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as err:
+            raise CorruptFileError(
+                f"{path}: gzip data is truncated or damaged ({err}); nothing was read"
+            ) from err
+    return raw
+
+
+def read_text(path: Path) -> str:
+    """Return the file's text (see `read_bytes`); bytes that are not UTF-8 are replaced."""
+    return read_bytes(path).decode("utf-8", errors="replace")
 
 
 def _detect_layout(path: Path, lines: list[tuple[int, str]]) -> tuple[bool, bool]:
@@ -90,9 +108,7 @@ def _problems(frame: pd.DataFrame, has_label: bool) -> tuple[pd.DataFrame, list[
             bad = frame.index[mask.to_numpy()]
             values = frame.loc[bad, field].astype(str).str.slice(0, 40)
             found.append(
-                pd.DataFrame(
-                    {"line": bad, "field": field, "reason": reason + ": '" + values + "'"}
-                )
+                pd.DataFrame({"line": bad, "field": field, "reason": reason + ": '" + values + "'"})
             )
 
     typed: dict[str, pd.Series] = {}
@@ -137,7 +153,10 @@ def parse_kdd(path: Path | str) -> ParseResult:
     that has the same text.
     """
     path = Path(path)
-    lines = read_text(path).splitlines()
+    text = read_text(path)
+    has_nul = "\x00" in text
+    lines = text.splitlines()
+    del text
     keys, texts = pd.factorize(np.asarray(lines, dtype=object))
     texts = texts.tolist()
     blank = np.fromiter((not text.strip() for text in texts), dtype=bool, count=len(texts))
@@ -159,13 +178,22 @@ def parse_kdd(path: Path | str) -> ParseResult:
     found_fields = np.fromiter(
         (texts[k].count(",") + 1 for k in used), dtype=np.int64, count=len(used)
     )
-    good = np.flatnonzero(found_fields == n_fields)
-    wrong = np.flatnonzero(found_fields != n_fields)
+    # A NUL byte means a damaged line, whatever the parser would make of it.
+    nul = (
+        np.fromiter(("\x00" in texts[k] for k in used), dtype=bool, count=len(used))
+        if has_nul
+        else np.zeros(len(used), dtype=bool)
+    )
+    good = np.flatnonzero((found_fields == n_fields) & ~nul)
+    wrong = np.flatnonzero((found_fields != n_fields) | nul)
     bad_rows = pd.DataFrame(
         {
             "line": wrong,
             "field": "",
-            "reason": [f"expected {n_fields} fields, found {n}" for n in found_fields[wrong]],
+            "reason": [
+                "NUL byte in line" if has_nul else f"expected {n_fields} fields, found {n}"
+                for n, has_nul in zip(found_fields[wrong], nul[wrong], strict=True)
+            ],
         },
         columns=["line", "field", "reason"],
     )
@@ -216,7 +244,8 @@ def parse_kdd(path: Path | str) -> ParseResult:
             "line": numbers[bad],
             "field": reasons["field"].to_numpy(),
             "reason": reasons["reason"].to_numpy(),
-            "raw": [lines[n - 1][:_RAW_PREVIEW] for n in numbers[bad]],
+            # NUL bytes shown escaped, so that the quarantine file stays text.
+            "raw": [lines[n - 1][:_RAW_PREVIEW].replace("\x00", "\\x00") for n in numbers[bad]],
         },
         columns=list(QUARANTINE_COLUMNS),
     )

@@ -1,11 +1,14 @@
-"""Evaluation protocols as data splits: `paper`, `dedup`, `corrected`, plus normal-only sets.
+"""Evaluation protocols as data splits. Three splits, `paper`, `dedup`, `corrected`:
 
 - paper: stratified random split of the 10% file (the paper's Table 2 counts);
 - dedup: the same after dropping exact duplicate rows (70% of the 10% file repeats);
-- corrected: the whole 10% file for training, the official corrected.gz for testing. Batches
-  that analysts confirmed (labelled monitoring batches, `data/confirmed/`) join its training
-  rows, and test rows identical to a confirmed row leave its test set, so no figure is
-  measured on rows a model learned from.
+- corrected: the whole 10% file for training, the official corrected.gz for testing.
+
+A protocol is a split and the features its models read (params `preprocess.definitions`):
+`paper_flow` has the rows of `paper`, its models read fewer features. Batches that analysts
+confirmed (labelled monitoring batches, `data/confirmed/`) join the training rows of one
+protocol, the served champion's, and test rows identical to a confirmed row leave its test
+set, so no figure is measured on rows a model learned from.
 
 Each protocol also yields `train_normal`, the normal rows of its training split, on which the
 semi-supervised autoencoder and GAN learn what normal traffic looks like.
@@ -13,6 +16,7 @@ semi-supervised autoencoder and GAN learn what normal traffic looks like.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -20,7 +24,13 @@ from sklearn.model_selection import train_test_split
 
 from iot_anomaly import schema
 
-PROTOCOLS = ("paper", "dedup", "corrected")
+SPLITS = ("paper", "dedup", "corrected")
+
+#: The protocol whose models are served (registry.py registers them): its training split is
+#: the whole 10% file and the confirmed batches, and its models read only the flow features,
+#: so one champion scores KDD records and records built from packet captures or Zeek logs
+#: (whose content features are unmeasured) alike.
+CHAMPION_PROTOCOL = "corrected_flow"
 
 #: The paper's Table 2: rows per category in its train and test sets.
 PAPER_TABLE2 = {
@@ -109,35 +119,43 @@ def with_confirmed(train_file: pd.DataFrame, confirmed: pd.DataFrame) -> pd.Data
 
 
 def build_protocols(
-    names: list[str],
+    protocols: Sequence[str] | Mapping[str, str],
     train_file: pd.DataFrame,
     test_file: pd.DataFrame,
     test_size: float,
     seed: int,
     confirmed: pd.DataFrame | None = None,
+    confirmed_into: str | None = None,
 ) -> tuple[dict[str, Split], dict[str, int] | None]:
-    """Build each named protocol from the parsed 10% file and corrected file (plus, for
-    `corrected`, the confirmed batches).
+    """Build each protocol from the parsed 10% file and corrected file. `protocols` maps
+    each name to its split (one of SPLITS); a plain list names splits. The confirmed rows
+    join the training rows of the protocol `confirmed_into` only (the served champion's).
 
-    Returns the splits and, when `dedup` is among them, its duplicate counts.
+    Protocols of one split share its rows (each split is drawn once). Returns the splits
+    and, when a protocol has the `dedup` split, its duplicate counts.
     """
-    unknown = set(names) - set(PROTOCOLS)
+    kinds = dict(protocols) if isinstance(protocols, Mapping) else {n: n for n in protocols}
+    unknown = set(kinds.values()) - set(SPLITS)
     if unknown:
-        raise ValueError(f"unknown protocols {sorted(unknown)}; expected some of {PROTOCOLS}")
-    splits: dict[str, Split] = {}
+        raise ValueError(f"unknown protocols {sorted(unknown)}; expected some of {SPLITS}")
+    if confirmed_into is not None and confirmed_into not in kinds:
+        raise ValueError(f"confirmed rows join {confirmed_into!r}, which is not built")
+    drawn: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
     dedup_stats = None
-    for name in names:
-        if name == "paper":
-            splits[name] = Split(name, *random_split(train_file, test_size, seed))
-        elif name == "dedup":
+    for kind in dict.fromkeys(kinds.values()):
+        if kind == "paper":
+            drawn[kind] = random_split(train_file, test_size, seed)
+        elif kind == "dedup":
             unique, dedup_stats = drop_duplicates(train_file)
-            splits[name] = Split(name, *random_split(unique, test_size, seed))
-        elif confirmed is None or confirmed.empty:
-            splits[name] = Split(name, train_file, test_file)
+            drawn[kind] = random_split(unique, test_size, seed)
         else:
-            splits[name] = Split(
-                name, with_confirmed(train_file, confirmed), without_rows_of(test_file, confirmed)
-            )
+            drawn[kind] = (train_file, test_file)
+    splits: dict[str, Split] = {}
+    for name, kind in kinds.items():
+        train, test = drawn[kind]
+        if name == confirmed_into and confirmed is not None and not confirmed.empty:
+            train, test = with_confirmed(train, confirmed), without_rows_of(test, confirmed)
+        splits[name] = Split(name, train, test)
     return splits, dedup_stats
 
 
@@ -156,5 +174,7 @@ def describe(split: Split) -> dict[str, object]:
         "train_normal_rows": len(split.train_normal),
         "train": train,
         "test": test,
-        "unseen_attack_rows_in_test": int(split.test[schema.LABEL].isin(schema.UNSEEN_LABELS).sum()),
+        "unseen_attack_rows_in_test": int(
+            split.test[schema.LABEL].isin(schema.UNSEEN_LABELS).sum()
+        ),
     }

@@ -11,11 +11,16 @@ Why: supervised layers only know the attacks they were shown. On the `corrected`
 password guessing against pop_3 (4,367 rows; the training rows of that attack are telnet)
 looks normal to every classifier, but no normal pop_3 connection in training came with
 hundreds of connections to the same host and service (`dst_host_srv_count`).
+
+The envelope covers the numeric features its protocol's models read (`numeric_features`):
+all 38 by default, the 23 numeric flow features for a flow protocol; it names them in its
+file.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +32,12 @@ from iot_anomaly import schema
 
 SERVICE = "service"
 ENVELOPE_FILE = "envelope.json"  # beside the conflict forest in the ensemble's model folder
-FEATURES: tuple[str, ...] = schema.NUMERIC
+FEATURES: tuple[str, ...] = schema.NUMERIC  # the default: every numeric feature
+
+
+def numeric_features(features: Sequence[str]) -> tuple[str, ...]:
+    """The numeric ones of `features` (the envelope's columns), in file order."""
+    return tuple(f for f in schema.NUMERIC if f in features)
 
 
 @dataclass(frozen=True)
@@ -41,17 +51,26 @@ class ServiceEnvelope:
     span: np.ndarray  # (features,) range over all training rows; 1 where it is 0
     margin: float
     min_rows: int
+    features: tuple[str, ...] = FEATURES  # the numeric features it covers, in file order
 
     @classmethod
-    def fit(cls, train: pd.DataFrame, margin: float, min_rows: int) -> ServiceEnvelope:
-        """Learn the envelope from a training frame (raw features and a category column)."""
+    def fit(
+        cls,
+        train: pd.DataFrame,
+        margin: float,
+        min_rows: int,
+        features: Sequence[str] = FEATURES,
+    ) -> ServiceEnvelope:
+        """Learn the envelope from a training frame (raw features and a category column)
+        over the numeric ones of `features`; no other column is read."""
         if margin < 0 or min_rows < 1:
             raise ValueError(f"envelope: margin must be >= 0, min_rows >= 1 ({margin}, {min_rows})")
+        columns = list(numeric_features(features))
         normal = train[train[schema.CATEGORY] == schema.NORMAL]
-        groups = normal.groupby(SERVICE, observed=True)[list(FEATURES)]
+        groups = normal.groupby(SERVICE, observed=True)[columns]
         low, high = groups.min(), groups.max()
-        values = train[list(FEATURES)].to_numpy(dtype=np.float64)
-        span = values.max(axis=0) - values.min(axis=0) if len(values) else np.ones(len(FEATURES))
+        values = train[columns].to_numpy(dtype=np.float64)
+        span = values.max(axis=0) - values.min(axis=0) if len(values) else np.ones(len(columns))
         return cls(
             services=tuple(str(s) for s in low.index),
             low=low.to_numpy(dtype=np.float64),
@@ -60,6 +79,7 @@ class ServiceEnvelope:
             span=np.where(span > 0, span, 1.0),
             margin=float(margin),
             min_rows=int(min_rows),
+            features=tuple(columns),
         )
 
     def excess(self, frame: pd.DataFrame) -> np.ndarray:
@@ -71,7 +91,7 @@ class ServiceEnvelope:
         out = np.full(len(frame), np.inf)
         if known.any():
             idx = which[known].astype(np.int64)
-            X = frame[list(FEATURES)].to_numpy(dtype=np.float64)[known]
+            X = frame[list(self.features)].to_numpy(dtype=np.float64)[known]
             beyond = np.maximum(self.low[idx] - X, 0) + np.maximum(X - self.high[idx], 0)
             excess = (beyond / self.span).max(axis=1)
             excess[self.rows[idx] < self.min_rows] = np.inf
@@ -87,7 +107,7 @@ class ServiceEnvelope:
         return {
             "margin": self.margin,
             "min_rows": self.min_rows,
-            "features": list(FEATURES),
+            "features": list(self.features),
             "span": self.span.tolist(),
             "services": {
                 s: {"rows": int(n), "low": lo.tolist(), "high": hi.tolist()}
@@ -97,10 +117,14 @@ class ServiceEnvelope:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ServiceEnvelope:
-        if list(data["features"]) != list(FEATURES):
-            raise ValueError("envelope features differ from schema.NUMERIC; retrain the ensemble")
+        features = tuple(data["features"])
+        if features != numeric_features(features):
+            raise ValueError(
+                f"envelope features {list(features)} are not numeric features in file order "
+                "(schema.NUMERIC); retrain the ensemble"
+            )
         services = tuple(data["services"])
-        width = len(FEATURES)
+        width = len(features)
         entries = [data["services"][s] for s in services]
         return cls(
             services=services,
@@ -110,6 +134,7 @@ class ServiceEnvelope:
             span=np.array(data["span"], dtype=np.float64),
             margin=float(data["margin"]),
             min_rows=int(data["min_rows"]),
+            features=features,
         )
 
     def save(self, path: Path) -> Path:

@@ -7,6 +7,7 @@ the weighting keeps what the models see faithful to the traffic.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from iot_anomaly import schema
-from iot_anomaly.data.preprocess import targets, transform
+from iot_anomaly.data.preprocess import input_features, targets, transform
 from iot_anomaly.data.splits import random_split
 
 WEIGHTINGS = ("count", "sqrt", "log", "none")
@@ -36,19 +37,24 @@ class ModelData:
         return ModelData(self.X[mask], self.category[mask], self.attack[mask], self.weight[mask])
 
 
-def collapse_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """Unique rows (features and label) with how many times each occurs."""
-    columns = [c for c in (*schema.FEATURES, schema.LABEL) if c in frame.columns]
+def collapse_duplicates(
+    frame: pd.DataFrame, features: Sequence[str] = schema.FEATURES
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Unique rows (the given features and the label) with how many times each occurs."""
+    columns = [c for c in (*features, schema.LABEL) if c in frame.columns]
     counts = frame.groupby(columns, sort=False, observed=True, dropna=False).size()
     first = frame.drop_duplicates(subset=columns, keep="first")
     # groupby with sort=False keeps first-occurrence order, as drop_duplicates does.
     return first, counts.to_numpy(dtype=np.float64)
 
 
-def unique_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the first row of each distinct feature vector, and per row the number
-    of its vector: models score each distinct vector once (traffic repeats itself a lot)."""
-    keys = pd.util.hash_pandas_object(frame[list(schema.FEATURES)], index=False)
+def unique_rows(
+    frame: pd.DataFrame, features: Sequence[str] = schema.FEATURES
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the first row of each distinct vector of the given features, and per
+    row the number of its vector: models score each distinct vector once (traffic repeats
+    itself a lot)."""
+    keys = pd.util.hash_pandas_object(frame[list(features)], index=False)
     codes, _ = pd.factorize(keys)
     first = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
     return first, codes
@@ -83,9 +89,10 @@ def balance_classes(data: ModelData, power: float) -> ModelData:
 def model_data(
     frame: pd.DataFrame, preprocessor: Pipeline, weighting: str = "count", dedupe: bool = True
 ) -> ModelData:
-    """Encode a labelled frame; with `dedupe`, one row per unique (features, label)."""
+    """Encode a labelled frame; with `dedupe`, one row per unique (features the
+    preprocessor reads, label)."""
     if dedupe:
-        frame, counts = collapse_duplicates(frame)
+        frame, counts = collapse_duplicates(frame, input_features(preprocessor))
     else:
         counts = np.ones(len(frame))
     category, attack = targets(frame)

@@ -13,8 +13,8 @@ from typing import Any
 from iot_anomaly.io import write_text
 from iot_anomaly.review import decisions as decision_page
 
-#: What a decision is about, in the order a batch meets them.
-KINDS = ("batch", "drift", "retrain", "promotion", "training")
+#: What a decision is about, in the order a batch meets them; `run`: a flow run that crashed.
+KINDS = ("batch", "drift", "retrain", "promotion", "training", "run")
 
 
 def now() -> str:

@@ -5,6 +5,7 @@ labels. Then the drift decision."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,16 +33,22 @@ class DriftSummary:
     attack_share: float | None = None
     reasons: list[str] = field(default_factory=list)
     fired: bool = False
+    #: The quality test of a labelled batch: its rows, the interval of its accuracy, and the
+    #: champion's accuracy on rows it never trained on that the interval is held against.
+    rows: int | None = None
+    accuracy_interval: tuple[float, float] | None = None
+    reference_accuracy: float | None = None
+    reference: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _definition(labelled: bool) -> Any:
+def _definition(labelled: bool, features: tuple[str, ...]) -> Any:
     from evidently import DataDefinition, MulticlassClassification
 
-    numerical = [c for c in schema.FEATURES if c not in schema.CATEGORICAL]
-    categorical = [*schema.CATEGORICAL, PREDICTION]
+    numerical = [c for c in features if c not in schema.CATEGORICAL]
+    categorical = [*(c for c in schema.CATEGORICAL if c in features), PREDICTION]
     classification = None
     if labelled:
         categorical.append(schema.CATEGORY)
@@ -55,18 +62,23 @@ def _definition(labelled: bool) -> Any:
     )
 
 
-def drift_report(reference: pd.DataFrame, current: pd.DataFrame, drift_share: float) -> Any:
-    """Run the Evidently report; both frames carry the features and `predicted`, and the
-    classification part is added when both carry the category."""
+def drift_report(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    drift_share: float,
+    features: tuple[str, ...] = schema.FEATURES,
+) -> Any:
+    """Run the Evidently report on `features` (those the champion reads); both frames carry
+    them and `predicted`, and the classification part is added when both carry the category."""
     from evidently import Dataset, Report
     from evidently.metrics import Accuracy, F1Score, Precision, Recall, ValueDrift
     from evidently.presets import DataDriftPreset
 
     labelled = schema.CATEGORY in current.columns and schema.CATEGORY in reference.columns
-    columns = [*schema.FEATURES, PREDICTION] + ([schema.CATEGORY] if labelled else [])
-    definition = _definition(labelled)
+    columns = [*features, PREDICTION] + ([schema.CATEGORY] if labelled else [])
+    definition = _definition(labelled, features)
     metrics: list[Any] = [
-        DataDriftPreset(columns=list(schema.FEATURES), drift_share=drift_share),
+        DataDriftPreset(columns=list(features), drift_share=drift_share),
         ValueDrift(column=PREDICTION),
     ]
     if labelled:
@@ -130,26 +142,61 @@ def summarise(snapshot: Any) -> DriftSummary:
     )
 
 
+def wilson_interval(successes: int, trials: int, confidence: float) -> tuple[float, float]:
+    """Wilson score interval of a proportion: honest for small batches and for accuracies
+    near 0 or 1, where the normal approximation leaves [0, 1]."""
+    from scipy.stats import norm
+
+    if trials < 1:
+        raise ValueError(f"an interval needs at least one trial, got {trials}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z / denominator * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True)
+class QualityReference:
+    """What a labelled batch's accuracy is held against: the champion's 5-class accuracy on
+    rows it never trained on (`source` names them), and how far below it is tolerated."""
+
+    accuracy: float
+    source: str
+    allowed_drop: float
+    confidence: float
+
+
 def decide(
     summary: DriftSummary,
     drift_share: float,
-    quality_drop: float,
-    reference_accuracy: float | None,
+    quality: QualityReference | None = None,
+    rows: int | None = None,
 ) -> DriftSummary:
-    """Fire when the share of drifted features exceeds `drift_share`, or (labelled batches)
-    when accuracy falls more than `quality_drop` below the reference accuracy."""
+    """Fire when the share of drifted features exceeds `drift_share`, or (a labelled batch of
+    `rows` rows, with `quality`) when even the top of the interval of its accuracy lies more
+    than the allowed drop below the champion's accuracy on data it never trained on. A batch
+    whose accuracy is low only by chance (a small batch) does not fire."""
     reasons = []
     if summary.drifted_share > drift_share:
         reasons.append(
             f"{summary.drifted_columns} of {summary.columns} features drifted "
             f"(share {summary.drifted_share:.2f} > {drift_share})"
         )
-    if summary.accuracy is not None and reference_accuracy is not None:
-        drop = reference_accuracy - summary.accuracy
-        if drop > quality_drop:
+    if summary.accuracy is not None and quality is not None and rows:
+        low, high = wilson_interval(round(summary.accuracy * rows), rows, quality.confidence)
+        summary.rows, summary.accuracy_interval = rows, (low, high)
+        summary.reference_accuracy, summary.reference = quality.accuracy, quality.source
+        floor = quality.accuracy - quality.allowed_drop
+        if high < floor:
             reasons.append(
-                f"accuracy {summary.accuracy:.4f} is {drop:.4f} below the reference "
-                f"{reference_accuracy:.4f} (allowed drop {quality_drop})"
+                f"accuracy {summary.accuracy:.4f} on {rows:,} labelled rows "
+                f"({quality.confidence:.0%} interval {low:.4f}-{high:.4f}) lies below "
+                f"{floor:.4f}: the champion's {quality.accuracy:.4f} on {quality.source} "
+                f"less the allowed drop {quality.allowed_drop}"
             )
     summary.reasons, summary.fired = reasons, bool(reasons)
     return summary

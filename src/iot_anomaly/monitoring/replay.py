@@ -86,3 +86,23 @@ def replay(
         if i < planned:
             time.sleep(every_s)
     return written
+
+
+def cut_in_order(
+    records: pd.DataFrame, batch_rows: int, time: str = "ts"
+) -> Iterator[pd.DataFrame]:
+    """Consecutive batches of `batch_rows` records in time order (column `time`; ties keep
+    their order): real traffic is replayed as it happened, not shuffled."""
+    if batch_rows < 1:
+        raise ValueError(f"batch size must be at least 1, got {batch_rows}")
+    ordered = records.sort_values(time, kind="stable")
+    for start in range(0, len(ordered), batch_rows):
+        yield ordered.iloc[start : start + batch_rows]
+
+
+def write_records_batch(frame: pd.DataFrame, inbox: Path, name: str, labels: bool = True) -> Path:
+    """Write one batch of records (provenance and features; the source's label and category
+    too with `labels`) into the inbox as CSV with a header, atomically."""
+    unlabelled = [c for c in (schema.LABEL, schema.CATEGORY) if c in frame.columns]
+    out = frame if labels else frame.drop(columns=unlabelled)
+    return write_text(out.to_csv(index=False), inbox / f"{name}.csv")

@@ -18,8 +18,10 @@ from typing import Any, Final
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from iot_anomaly.config import Params, Paths
+from iot_anomaly.evaluation.crossdata import METRICS_KEY as IOT23
 from iot_anomaly.evaluation.metrics import figure_at
 from iot_anomaly.evaluation.paper import WINNER_1999
+from iot_anomaly.evaluation.study import FEATURE_SET_FIGURES, feature_set_comparison
 from iot_anomaly.io import write_text
 from iot_anomaly.models import catalog
 
@@ -97,6 +99,8 @@ def _single_run(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     """Per protocol, every model's figures of the default run (None where a model has none)."""
     tables = []
     for protocol, models in metrics.items():
+        if protocol == IOT23:
+            continue
         rows = [
             {"model": m, "values": [figure_at(models[m], f.keys) for f in FIGURES]}
             for m in _ordered(models)
@@ -119,6 +123,42 @@ def _single_run(metrics: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return tables
+
+
+def _iot23(metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The cross-dataset figures (metrics.json `iot23`, the `crossdata` stage): each model
+    over all scenarios, per scenario (attack recall and false alarms), and per IoT-23 label
+    (the share flagged as attack); None before the stage has run."""
+    found = metrics.get(IOT23)
+    if found is None:
+        return None
+    models = found["models"]
+    names = list(models)
+    labels = sorted({label for m in models.values() for label in m["overall"]["by_label"]})
+    return {
+        "protocol": found["protocol"],
+        "prefer": found["prefer"],
+        "models": [{"name": m, **models[m]} for m in names],
+        "names": names,
+        "scenarios": [
+            {
+                "name": name,
+                **s,
+                "cells": [models[m]["scenarios"][name] for m in names],
+            }
+            for name, s in found["scenarios"].items()
+        ],
+        "labels": [
+            {
+                "label": label,
+                "rows": models[names[0]]["overall"]["by_label"][label]["rows"],
+                "flagged": [
+                    models[m]["overall"]["by_label"].get(label, {}).get("flagged") for m in names
+                ],
+            }
+            for label in labels
+        ],
+    }
 
 
 def _study(name: str, study: dict[str, Any]) -> dict[str, Any]:
@@ -205,16 +245,24 @@ def context(reports: dict[str, Any], seed: int) -> dict[str, Any]:
         "seed": seed,
         "figures": FIGURES,
         "three_layers": THREE_LAYERS,
+        "feature_set_figures": [
+            (label, next(f.kind for f in FIGURES if f.keys == keys))
+            for label, keys, _ in FEATURE_SET_FIGURES
+        ],
         "names": MODEL_NAMES,
         "single_run": _single_run(metrics),
         "studies": [_study(name, studies[name]) for name in _study_order(studies, list(metrics))],
         "comparison": _comparison(reports["comparison"] or [], by_protocol),
         "metric_names": METRIC_NAMES,
         "winner": _winner(metrics, by_protocol),
+        "feature_sets": feature_set_comparison(
+            metrics, {s["protocol"]: s for s in by_protocol.values()}, reports["details"] or {}
+        ),
         "details": reports["details"] or {},
         "splits": reports["splits"],
         "validation": reports["validation"],
         "targets": _targets(reports["peers"]),
+        "iot23": _iot23(metrics),
     }
 
 

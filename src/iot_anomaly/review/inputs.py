@@ -14,6 +14,7 @@ from iot_anomaly.monitoring import decisions
 from iot_anomaly.monitoring.store import store_from_params
 from iot_anomaly.params import Params
 from iot_anomaly.registry import registry_file
+from iot_anomaly.stages import hosts as host_report
 from iot_anomaly.stages.monitor import batches_dir, processed
 
 
@@ -52,6 +53,10 @@ class SiteInputs:
     stored: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The champion store's record of the registered and the promoted version, by version
     (when and at which commit each entered the store, when it was promoted)."""
+    hosts: dict[str, Any] | None = None
+    """The host report (reports/hosts/hosts.json), None before one was built."""
+    host_files: dict[str, Path] = field(default_factory=dict)
+    """The host report's files by name (hosts.json, hosts.csv), for the site to copy."""
 
 
 def _json(path: Path) -> Any:
@@ -117,6 +122,8 @@ def gather(params: Params, paths: Paths) -> SiteInputs:
     figures = {p.name: p for p in sorted(figures_dir.glob("*.png"))} if figures_dir.is_dir() else {}
     registered = _json(registry_file(paths))
     champion = read_champion(params, paths)
+    host_dir = host_report.report_dir(params, paths)
+    host_files = {n: host_dir / n for n in (host_report.JSON, host_report.CSV)}
     return SiteInputs(
         metrics=json.loads(metrics_file.read_text()),
         details=_json(paths.reports / "evaluation_details.json") or {},
@@ -131,4 +138,6 @@ def gather(params: Params, paths: Paths) -> SiteInputs:
         figures=figures,
         validation_html=_file(paths.validation_dir / "index.html"),
         stored=read_stored(params, paths, registered, champion),
+        hosts=_json(host_files[host_report.JSON]),
+        host_files={n: p for n, p in host_files.items() if p.is_file()},
     )

@@ -43,9 +43,23 @@ PAGES: Final = (
         "Decisions",
         "The decision log: drift checks, retraining, data joined, promotions and rejections.",
     ),
+    (
+        "hosts.html",
+        "Hosts",
+        "Verdicts per device: every source host of the monitored real traffic with attack "
+        "connections, by category, with when, where to and from which batch.",
+    ),
+    (
+        "iot23.html",
+        "IoT-23",
+        "The flow models trained on KDD Cup 99 on the IoT-23 scenarios of real IoT traffic, "
+        "beside forests that also learned from the other scenarios: accuracy, attack recall, "
+        "false alarms, detection per IoT-23 label.",
+    ),
 )
 METRICS: Final = "metrics"  # data-source of figures from reports/metrics.json
 DETAILS: Final = "details"  # ... from reports/evaluation_details.json
+HOSTS: Final = "hosts"  # ... from reports/hosts/hosts.json
 
 FORMATS: Final[Mapping[str, Callable[[Any], str]]] = {
     "pct3": lambda v: f"{100 * v:.3f}%",
@@ -69,6 +83,7 @@ class Layout:
     validation: str = "validation"
     quarantine: str = "quarantine"
     evidently: str = "evidently"
+    hosts: str = "hosts"
 
     def figure(self, name: str) -> str:
         return f"{self.figures}/{name}"
@@ -84,6 +99,10 @@ class Layout:
 
     def drift_report(self, batch: str) -> str:
         return f"{self.evidently}/{batch}.html"
+
+    def host_file(self, name: str) -> str:
+        """A file of the host report (hosts.csv, hosts.json) in the site."""
+        return f"{self.hosts}/{name}"
 
     @staticmethod
     def batch_anchor(batch: str) -> str:

@@ -10,15 +10,20 @@ the site folder (see `Layout`), so the site opens from a file or any local web s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any, Final
 
 from markupsafe import Markup
 
 from iot_anomaly.evaluation import paper
+from iot_anomaly.evaluation.crossdata import METRICS_KEY as IOT23
+from iot_anomaly.evaluation.hosts import ATTACK_CATEGORIES
+from iot_anomaly.monitoring.batches import KDD, RECORDS, TRAFFIC
 from iot_anomaly.review import decisions as log_page
 from iot_anomaly.review.inputs import Batch, SiteInputs
 from iot_anomaly.review.parts import (
     DETAILS,
+    HOSTS,
     METRICS,
     PAGES,
     Figure,
@@ -40,6 +45,12 @@ from iot_anomaly.review.timeline import TimelineEvent, TimelinePoint, timeline_s
 from iot_anomaly.schema import CATEGORIES
 
 EVENT_KINDS: Final = ("retrain", "promotion", "training")
+#: What a monitored batch held, by its kind (status.json `kind`; KDD before kinds existed).
+BATCH_TRAFFIC: Final = {
+    KDD: "KDD records",
+    RECORDS: "ingested records",
+    TRAFFIC: "capture or Zeek log",
+}
 #: One run's headline figures per model: (column, key under protocol/model, format).
 SUMMARY: Final = (
     ("accuracy (binary)", "binary/accuracy", "pct3"),
@@ -457,7 +468,7 @@ def model_page(inputs: SiteInputs, layout: Layout, seed: int) -> str:
         run=run_label(seed),
         champions=champion_rows(inputs),
         promoted=inputs.champion is not None,
-        protocols=[protocol_section(inputs, p, layout) for p in inputs.metrics],
+        protocols=[protocol_section(inputs, p, layout) for p in inputs.metrics if p != IOT23],
         averaging=paper.AVERAGING_EXPLANATION,
         mcnemar=mcnemar_table(inputs),
         studies=seed_tables(inputs),
@@ -598,6 +609,7 @@ def drift_rows(inputs: SiteInputs, points: list[TimelinePoint]) -> list[dict[str
     rows = []
     for number, (p, b) in enumerate(zip(points, inputs.batches, strict=True), 1):
         d = b.status.get("drift") or {}
+        kind = b.status.get("kind", KDD)
         opens = (
             "Evidently report"
             if p.scored and b.drift_html
@@ -612,6 +624,7 @@ def drift_rows(inputs: SiteInputs, points: list[TimelinePoint]) -> list[dict[str
                 "received": when(p.received_at),
                 "status": badge(b.status["status"]),
                 "labelled": "yes" if b.status.get("labelled") else "no",
+                "traffic": BATCH_TRAFFIC.get(kind, kind),
                 "drifted": f"{d['drifted_columns']} of {d['columns']}" if d else "",
                 "drifted_share": share(p.drifted_share),
                 "attack_share": share(p.attack_share),
@@ -649,6 +662,174 @@ def drift_page(inputs: SiteInputs, layout: Layout, width: int, height: int) -> s
     )
 
 
+# --- hosts -----------------------------------------------------------------------------
+
+
+def batch_link(batches: dict[str, Batch], layout: Layout, name: str) -> dict[str, str | None]:
+    """A batch named by the host report, linked to its Evidently report, else its row on the
+    data page (no link for a batch the monitoring state no longer holds)."""
+    found = batches.get(name)
+    if found is None:
+        return {"name": name, "href": None}
+    href = layout.drift_report(name) if found.drift_html else layout.batch_row(name)
+    return {"name": name, "href": href}
+
+
+def host_rows(inputs: SiteInputs, layout: Layout, shown: int) -> list[dict[str, Any]]:
+    """The first `shown` hosts of the host report (most attack connections first), with the
+    categories they have attack connections of; counts carry their place in hosts.json."""
+    report = inputs.hosts or {}
+    batches = {b.name: b for b in inputs.batches}
+    rows = []
+    for i, h in enumerate(report.get("hosts", [])[:shown]):
+        key = f"hosts/{i}"
+        rows.append(
+            {
+                "host": h["host"],
+                "attacks": figure(report, HOSTS, f"{key}/attack_connections", "int"),
+                "categories": [
+                    (c, figure(report, HOSTS, f"{key}/by_category/{c}", "int"))
+                    for c in ATTACK_CATEGORIES
+                    if h["by_category"].get(c)
+                ],
+                "connections": figure(report, HOSTS, f"{key}/connections", "int"),
+                "seen": (h["first_seen"], h["last_seen"]),
+                "attacked": (h["first_attack"], h["last_attack"]),
+                "ports": [f"{p['port']} ({p['connections']:,})" for p in h["top_dst_ports"]],
+                "peers": [f"{p['host']} ({p['connections']:,})" for p in h["top_dst_hosts"]],
+                "files": [{"name": PurePath(f).name, "path": f} for f in h["files"]],
+                "batches": [batch_link(batches, layout, b) for b in h["batches"]],
+            }
+        )
+    return rows
+
+
+def hosts_page(inputs: SiteInputs, layout: Layout, shown: int) -> str:
+    """The host report's totals and its first `shown` hosts; says so when no report was
+    built yet or no connection was flagged."""
+    report = inputs.hosts
+    listed = len(report["hosts"]) if report else 0
+    return render(
+        "hosts.html",
+        page=site_page(
+            "hosts.html",
+            "Hosts",
+            "Verdicts per device, from every monitored batch of real traffic",
+        ),
+        report=report is not None,
+        cards=cards(
+            [
+                ("connections scored", f"{report['connections']:,}"),
+                ("attack connections", f"{report['attack_connections']:,}"),
+                ("source hosts", f"{report['hosts_seen']:,}"),
+                ("hosts with attacks", f"{report['hosts_with_attacks']:,}"),
+                ("batches", len(report["batches"])),
+            ]
+        )
+        if report
+        else [],
+        hosts=host_rows(inputs, layout, shown),
+        more=max(0, listed - shown),
+        top_ports=report["top_ports"] if report else 0,
+        top_hosts=report["top_hosts"] if report else 0,
+        files={name: layout.host_file(name) for name in inputs.host_files},
+    )
+
+
+# --- IoT-23 ----------------------------------------------------------------------------
+
+#: The IoT-23 figures of a model: (column, key under its figures, format).
+IOT23_FIGURES: Final = (
+    ("accuracy (binary)", "accuracy", "pct2"),
+    ("attack recall", "attack_recall", "pct2"),
+    ("false alarms on benign rows", "false_alarm_rate", "pct2"),
+    ("attack rows", "attack_rows", "int"),
+    ("benign rows", "benign_rows", "int"),
+)
+
+
+def iot23_tables(metrics: dict[str, Any]) -> tuple[Table, Table, Table]:
+    """The cross-dataset figures (metrics.json `iot23`): every model over all scenarios,
+    each model per scenario, and the share flagged per IoT-23 label."""
+    found = metrics.get(IOT23) or {}
+    names = list(found.get("models", {}))
+    base = f"{IOT23}/models/{{}}"
+    overall: list[list[Cell]] = [
+        [
+            m,
+            str(found["models"][m].get("learned_from", "")),
+            *(figure(metrics, METRICS, f"{base.format(m)}/overall/{k}", f) for _, k, f in
+              IOT23_FIGURES),
+        ]
+        for m in names
+    ]  # fmt: skip
+    scenarios: list[list[Cell]] = [
+        [
+            s,
+            m,
+            *(
+                figure(metrics, METRICS, f"{base.format(m)}/scenarios/{s}/{k}", f)
+                for _, k, f in IOT23_FIGURES
+            ),
+        ]
+        for s in found.get("scenarios", {})
+        for m in names
+    ]
+    labels = sorted({label for m in names for label in found["models"][m]["overall"]["by_label"]})
+    first = names[0] if names else ""
+    by_label: list[list[Cell]] = [
+        [
+            label,
+            figure(metrics, METRICS, f"{base.format(first)}/overall/by_label/{label}/rows", "int"),
+            *(
+                figure(metrics, METRICS, f"{base.format(m)}/overall/by_label/{label}/flagged",
+                       "pct2")
+                for m in names
+            ),
+        ]
+        for label in labels
+    ]  # fmt: skip
+    heads = [c[0] for c in IOT23_FIGURES]
+    return (
+        Table(["model", "learned from", *heads], overall),
+        Table(["scenario", "model", *heads], scenarios),
+        Table(["IoT-23 label", "rows", *names], by_label),
+    )
+
+
+def iot23_page(inputs: SiteInputs, seed: int) -> str:
+    found = inputs.metrics.get(IOT23)
+    overall, per_scenario, by_label = iot23_tables(inputs.metrics)
+    scenarios = [
+        {
+            "name": name,
+            "file": s["file"],
+            "records": f"{s['records']:,}",
+            "quarantined": f"{s['quarantined']:,}",
+            "attacks": f"{s['attack_rows']:,}",
+            "in_training": f"{s['rows_in_kdd_training']:,}",
+        }
+        for name, s in (found or {}).get("scenarios", {}).items()
+    ]
+    return render(
+        "iot23.html",
+        page=site_page(
+            "iot23.html",
+            "IoT-23",
+            "The flow models trained on KDD Cup 99, scored on real IoT traffic "
+            "(reports/metrics.json, iot23)",
+        ),
+        run=run_label(seed),
+        found=found is not None,
+        protocol=(found or {}).get("protocol", ""),
+        prefer=(found or {}).get("prefer", ""),
+        scenarios=scenarios,
+        overall=overall,
+        per_scenario=per_scenario,
+        by_label=by_label,
+    )
+
+
 # --- the site --------------------------------------------------------------------------
 
 
@@ -660,9 +841,11 @@ def pages(
     timeline_width: int,
     timeline_height: int,
     seed: int,
+    host_rows: int,
 ) -> dict[str, str]:
     """Every page of the site: file name → HTML. `kinds`: the decision kinds counted on the
-    decision page; `seed`: the seed of the pipeline's run whose figures the pages show."""
+    decision page; `seed`: the seed of the pipeline's run whose figures the pages show;
+    `host_rows`: the hosts listed on the Hosts page."""
     layout = Layout()
     reported = {b.name for b in inputs.batches if b.drift_html}
     return {
@@ -671,4 +854,6 @@ def pages(
         "data.html": data_page(inputs, layout, max_failures),
         "drift.html": drift_page(inputs, layout, timeline_width, timeline_height),
         "decisions.html": log_page.site_html(inputs.decisions, kinds, reported, layout),
+        "hosts.html": hosts_page(inputs, layout, host_rows),
+        "iot23.html": iot23_page(inputs, seed),
     }

@@ -5,6 +5,7 @@ test of the ensemble against the best single model (the figures: evaluation/resu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -14,8 +15,8 @@ import pandas as pd
 
 from iot_anomaly.config import Paths
 from iot_anomaly.data.preprocess import load_preprocessor, targets
+from iot_anomaly.evaluation import crossdata, paper, plots
 from iot_anomaly.evaluation import metrics as mt
-from iot_anomaly.evaluation import paper, plots
 from iot_anomaly.evaluation import results as ev
 from iot_anomaly.io import write_json, write_text
 from iot_anomaly.models import catalog
@@ -30,6 +31,15 @@ def predicted_categories(paths: Paths, protocol: str) -> Callable[[str], np.ndar
         return pd.read_parquet(paths.predictions(protocol, model))["category"].to_numpy()
 
     return read
+
+
+def with_crossdata(results: dict[str, Any], paths: Paths) -> dict[str, Any]:
+    """metrics.json: the protocols' results, and the `crossdata` stage's IoT-23 figures
+    (reports/crossdata.json) copied under `iot23` when that stage has run."""
+    report = crossdata.report_file(paths.reports)
+    if not report.is_file():
+        return results
+    return {**results, crossdata.METRICS_KEY: json.loads(report.read_text())}
 
 
 def run(params: Params, paths: Paths, runtime: Runtime | None = None) -> dict[str, Any]:
@@ -84,10 +94,13 @@ def run(params: Params, paths: Paths, runtime: Runtime | None = None) -> dict[st
             extras.setdefault(protocol, {})["feature_importance"] = importance
             plots.bar_png(importance["permutation"], figures / f"importance_{protocol}.png",
                           f"Permutation importance, rf on {protocol}", "accuracy drop")  # fmt: skip
-        if protocol == "corrected":
-            extras.setdefault(protocol, {})["winner_1999"] = paper.WINNER_1999
+        definition = params.preprocess.definition(protocol)
+        # Which split and features: the docs set the flow protocols beside the others.
+        extras.setdefault(protocol, {})["definition"] = definition.model_dump(mode="json")
+        if definition.split == "corrected":  # tests on corrected.gz
+            extras[protocol]["winner_1999"] = paper.WINNER_1999
 
-    write_json(results, paths.reports / "metrics.json")
+    write_json(with_crossdata(results, paths), paths.reports / "metrics.json")
     write_json(extras, paths.reports / "evaluation_details.json")
     rows = paper.comparison_rows(results)
     write_text(paper.comparison_markdown(rows), paths.reports / "comparison.md")

@@ -21,17 +21,23 @@ import pandas as pd
 from iot_anomaly import schema
 from iot_anomaly.config import Paths
 from iot_anomaly.data import validation
-from iot_anomaly.data.reader import KddFormatError, ParseResult, parse_kdd, write_quarantine
+from iot_anomaly.data.preprocess import input_features
+from iot_anomaly.data.reader import KddFormatError
 from iot_anomaly.io import write_json, write_parquet, write_text
 from iot_anomaly.monitoring import decisions, drift
+from iot_anomaly.monitoring.batches import KDD, read_batch
+from iot_anomaly.monitoring.promotion import evaluation_set
 from iot_anomaly.monitoring.store import ChampionStore, ensure_champion
 from iot_anomaly.params import MonitorParams, Params
-from iot_anomaly.serving import labelled_metrics
+from iot_anomaly.serving import Champion, labelled_metrics
 
 STATUS = "status.json"
 CLEAN = "clean.parquet"
+RECORDS = "records.csv"  # a records or traffic batch as ingested, provenance included
 PREDICTIONS = "predictions.csv"
 REFERENCE_PREDICTIONS = "reference_predictions.parquet"
+HOLDOUT = "holdout.json"  # the champion's accuracy on the promotion holdout
+HOLDOUT_SOURCE = "the holdout of corrected.gz"
 
 
 @dataclass
@@ -42,6 +48,7 @@ class BatchOutcome:
     source: str
     status: str  # processing | scored | rejected
     received_at: str
+    kind: str = KDD  # kdd | records | traffic (monitoring.batches)
     champion: str | None = None
     rows: int = 0
     quarantined: int = 0
@@ -98,9 +105,8 @@ def _claim(batch: Path, target: Path) -> Path:
     return claimed
 
 
-def _reference(store: ChampionStore, version: str) -> tuple[pd.DataFrame, float]:
-    """The champion's reference rows with its predictions (cached beside the version) and
-    its 5-class accuracy on them."""
+def _reference(store: ChampionStore, version: str) -> pd.DataFrame:
+    """The champion's reference rows with its predictions (cached beside the version)."""
     reference = store.reference(version)
     cached = store.version_root(version) / REFERENCE_PREDICTIONS
     if cached.is_file():
@@ -108,8 +114,27 @@ def _reference(store: ChampionStore, version: str) -> tuple[pd.DataFrame, float]
     else:
         predicted = store.load(version).predict(reference)
         write_parquet(predicted, cached)
-    accuracy = labelled_metrics(reference, predicted)["multiclass"]["accuracy"]
-    return reference.assign(**{drift.PREDICTION: predicted["category"].to_numpy()}), accuracy
+    return reference.assign(**{drift.PREDICTION: predicted["category"].to_numpy()})
+
+
+def holdout_accuracy(store: ChampionStore, version: str, params: Params, paths: Paths) -> float:
+    """The champion's 5-class accuracy on the promotion holdout of corrected.gz, rows it
+    never trained on (cached beside the version: the figure a labelled batch is held
+    against)."""
+    cached = store.version_root(version) / HOLDOUT
+    if cached.is_file():
+        return float(json.loads(cached.read_text())["accuracy"])
+    frame = evaluation_set(params.monitor, paths)
+    accuracy = labelled_metrics(frame, store.load(version).predict(frame))["multiclass"]["accuracy"]
+    write_json({"rows": len(frame), "accuracy": accuracy, "source": HOLDOUT_SOURCE}, cached)
+    return float(accuracy)
+
+
+def champion_features(champion: Champion) -> tuple[str, ...]:
+    """The features the champion reads (its preprocessors' columns), in file order: the
+    drift report compares only these (a flow champion ignores the content features)."""
+    read = set(input_features(champion.label_pre)) | set(input_features(champion.onehot_pre))
+    return tuple(f for f in schema.FEATURES if f in read)
 
 
 def _reject(outcome: BatchOutcome, folder: Path, log: Path, reason: str) -> BatchOutcome:
@@ -122,8 +147,8 @@ def _reject(outcome: BatchOutcome, folder: Path, log: Path, reason: str) -> Batc
 def run(
     params: Params, paths: Paths, progress: Callable[[str], None] = lambda _: None
 ) -> BatchOutcome | None:
-    """Process the next inbox batch (params groups `monitor` and `promotion`); None when the
-    inbox is empty."""
+    """Process the next inbox batch (params groups `monitor`, `ingest` and `promotion`);
+    None when the inbox is empty."""
     cfg = params.monitor
     log = paths.root / params.promotion.decision_log
     batch = next_batch(paths.root / cfg.inbox)
@@ -151,30 +176,33 @@ def run(
     claimed = _claim(batch, folder)
     write_json(outcome.__dict__, folder / STATUS)
 
-    progress(f"{name}: parsing")
+    progress(f"{name}: reading")
     try:
-        parsed: ParseResult = parse_kdd(claimed)
-    except (KddFormatError, ValueError, OSError, EOFError, UnicodeDecodeError) as err:
+        read = read_batch(claimed, params.ingest)
+    except (KddFormatError, ValueError, KeyError, OSError, EOFError, UnicodeDecodeError) as err:
         return _reject(outcome, folder, log, f"{claimed}: unreadable ({err})")
-    write_quarantine(parsed, folder / "quarantine.csv")
-    outcome.rows, outcome.quarantined = len(parsed.frame), parsed.n_quarantined
-    outcome.labelled = parsed.has_label
-    share = parsed.n_quarantined / max(parsed.lines_read, 1)
-    if parsed.frame.empty or share > cfg.max_quarantined_share:
+    read.quarantine.to_csv(folder / "quarantine.csv", index=False)
+    outcome.kind = read.kind
+    outcome.rows, outcome.quarantined = len(read.frame), read.quarantined
+    outcome.labelled = read.labelled
+    share = read.quarantined / max(read.lines_read, 1)
+    if read.frame.empty or share > cfg.max_quarantined_share:
         return _reject(
             outcome,
             folder,
             log,
-            f"{claimed}: {parsed.n_quarantined:,} of {parsed.lines_read:,} lines quarantined "
+            f"{claimed}: {read.quarantined:,} of {read.lines_read:,} lines quarantined "
             f"(more than {cfg.max_quarantined_share:.0%}); see {folder / 'quarantine.csv'}",
         )
     outcome.timings["parse"] = time.perf_counter() - started
 
-    progress(f"{name}: validating {len(parsed.frame):,} rows")
-    suites = [validation.load_suite(paths.root / p) for p in cfg.suites.of(parsed.has_label)]
-    result = validation.validate_dataset(
-        name, str(claimed), parsed.frame, suites, parsed.n_quarantined
-    )
+    progress(f"{name}: validating {len(read.frame):,} rows")
+    # A records batch is labelled with its source's labels (not KDD attack names); ingest
+    # has already quarantined every record whose label has no category.
+    labels_checked = read.labelled and read.kind == KDD
+    suites = [validation.load_suite(paths.root / p) for p in cfg.suites.of(labels_checked)]
+    features = read.frame[list(schema.FEATURES)] if not labels_checked else read.frame
+    result = validation.validate_dataset(name, str(claimed), features, suites, read.quarantined)
     write_text(validation.render_html([result], f"Batch {name}"), folder / "validation.html")
     write_json(result.to_dict(), folder / "validation.json")
     outcome.timings["validate"] = time.perf_counter() - started
@@ -184,25 +212,34 @@ def run(
 
     progress(f"{name}: scoring with the champion")
     outcome.champion = version
-    frame = parsed.frame
-    predictions = store.load(version).predict(frame)
-    predictions.to_csv(folder / PREDICTIONS, index_label="line")
+    frame = read.frame
+    champion = store.load(version)
+    predictions = champion.predict(frame)
+    scored = predictions if read.provenance is None else read.provenance.join(predictions)
+    scored.to_csv(folder / PREDICTIONS, index_label="line")
     write_parquet(frame, folder / CLEAN)
+    if read.provenance is not None:
+        # the records as received: what joins the training data if the batch is confirmed
+        write_text(read.provenance.join(frame).to_csv(index=False), folder / RECORDS)
     outcome.attack_share = float(predictions["attack"].mean())
     outcome.timings["score"] = time.perf_counter() - started
 
     progress(f"{name}: drift report")
-    reference, reference_accuracy = _reference(store, version)
+    reference = _reference(store, version)
     current = frame.assign(**{drift.PREDICTION: predictions["category"].to_numpy()})
-    if not parsed.has_label:
+    if not read.labelled:
         reference = reference.drop(columns=[schema.CATEGORY])
-    snapshot = drift.drift_report(reference, current, cfg.drift_share)
-    summary = drift.decide(
-        drift.summarise(snapshot),
-        cfg.drift_share,
-        cfg.quality_drop,
-        reference_accuracy if parsed.has_label else None,
-    )
+    read_features = champion_features(champion)
+    snapshot = drift.drift_report(reference, current, cfg.drift_share, read_features)
+    quality = None
+    if read.labelled:
+        quality = drift.QualityReference(
+            accuracy=holdout_accuracy(store, version, params, paths),
+            source=HOLDOUT_SOURCE,
+            allowed_drop=cfg.quality_drop,
+            confidence=cfg.quality_confidence,
+        )
+    summary = drift.decide(drift.summarise(snapshot), cfg.drift_share, quality, len(frame))
     summary.attack_share = outcome.attack_share
     reports = paths.root / cfg.reports_dir
     drift.save(snapshot, reports / f"{name}.html", reports / f"{name}.json")
@@ -221,10 +258,23 @@ def run(
         or (
             f"{summary.drifted_columns} of {summary.columns} features drifted "
             f"(share {summary.drifted_share:.2f} <= {cfg.drift_share})"
+            + (
+                f"; accuracy {summary.accuracy:.4f} on {len(frame):,} labelled rows is within "
+                f"the allowed drop below the champion's {summary.reference_accuracy:.4f} on "
+                f"{summary.reference}"
+                if summary.accuracy is not None and summary.reference_accuracy is not None
+                else ""
+            )
         ),
         batch=name,
         champion=version,
-        labelled=parsed.has_label,
+        labelled=read.labelled,
+        kind_of_batch=read.kind,
+        rows=len(frame),
+        accuracy=summary.accuracy,
+        accuracy_interval=summary.accuracy_interval,
+        reference_accuracy=summary.reference_accuracy,
+        drifted_share=summary.drifted_share,
         report=outcome.report,
     )
     return outcome
@@ -246,8 +296,9 @@ def pending_confirmed(confirmed_dir: Path, monitor: MonitorParams, paths: Paths)
 def join_confirmed(
     confirmed_dir: Path, monitor: MonitorParams, paths: Paths, batches: list[str]
 ) -> list[Path]:
-    """Copy each labelled batch's clean rows into the confirmed data folder (`confirmed_dir`,
-    KDD format); the caller then records the new data version with DVC."""
+    """Copy each labelled batch into the confirmed data folder (`confirmed_dir`) in its own
+    format: KDD lines for a KDD batch, the records (provenance included) for ingested
+    traffic; the caller then records the new data version with DVC."""
     from iot_anomaly.data.reader import to_kdd_lines
 
     folder = paths.root / confirmed_dir
@@ -257,8 +308,12 @@ def join_confirmed(
         status = read_status(source)
         if status["status"] != "scored" or not status["labelled"]:
             raise ValueError(f"{source}: batch {name} is not a scored, labelled batch")
-        frame = pd.read_parquet(source / CLEAN)
         target = folder / f"{name}.csv"
-        write_text("\n".join(to_kdd_lines(frame)) + "\n", target)
+        if (source / RECORDS).is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_text((source / RECORDS).read_text(), target)
+        else:
+            frame = pd.read_parquet(source / CLEAN)
+            write_text("\n".join(to_kdd_lines(frame)) + "\n", target)
         written.append(target)
     return written

@@ -1,5 +1,5 @@
 """Stage `preprocess`: build each protocol's split and fit every encoding on its training
-rows; report row counts beside the paper's Table 2."""
+rows, over the protocol's feature set; report row counts beside the paper's Table 2."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ import pandas as pd
 
 from iot_anomaly.config import CONFIRMED, Paths
 from iot_anomaly.data import splits as sp
-from iot_anomaly.data.preprocess import EncodingSpec, fit_preprocessor, save_preprocessor
+from iot_anomaly.data.preprocess import (
+    EncodingSpec,
+    feature_columns,
+    fit_preprocessor,
+    save_preprocessor,
+)
 from iot_anomaly.io import write_json, write_parquet
 from iot_anomaly.params import Params, PreprocessParams
 
@@ -49,18 +54,24 @@ def build(
     confirmed_path = paths.clean(CONFIRMED)
     confirmed = pd.read_parquet(confirmed_path) if confirmed_path.is_file() else None
     progress("building splits")
+    definitions = {name: cfg.definition(name) for name in cfg.protocols}
     built, dedup_stats = sp.build_protocols(
-        list(cfg.protocols), train_file, test_file, cfg.test_size, cfg.seed, confirmed
-    )
+        {name: d.split for name, d in definitions.items()},
+        train_file, test_file, cfg.test_size, cfg.seed, confirmed,
+        # The confirmed rows train the served champion only; a set of params without its
+        # protocol (a study of one protocol, a test) builds the others as they are.
+        sp.CHAMPION_PROTOCOL if sp.CHAMPION_PROTOCOL in definitions else None,
+    )  # fmt: skip
     summary: dict[str, Any] = {"protocols": {}}
     for name, split in built.items():
         progress(f"{name}: writing split")
         for part in PARTS:
             write_parquet(getattr(split, part), paths.split(name, part))
+        features = feature_columns(definitions[name].features)
         for spec in specs:
             progress(f"{name}: fitting {spec.name} encoding")
             save_preprocessor(
-                fit_preprocessor(split.train, spec), paths.preprocessor(name, spec.name)
+                fit_preprocessor(split.train, spec, features), paths.preprocessor(name, spec.name)
             )
         summary["protocols"][name] = sp.describe(split)
     if confirmed is not None:

@@ -1,6 +1,6 @@
 """After a training run: judge the freshly registered model (the challenger) against the
-champion on the fixed evaluation set, promote it only if the rule in params allows, and
-log the decision either way."""
+champion on the fixed evaluation sets (the holdout of corrected.gz and the held-out IoT-23
+scenarios), promote it only if the rules in params allow, and log the decision either way."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from iot_anomaly.config import Paths
 from iot_anomaly.monitoring import decisions
-from iot_anomaly.monitoring.promotion import compare, evaluation_set, figures
+from iot_anomaly.monitoring.promotion import compare, evaluation_set, figures, scenario_set
 from iot_anomaly.monitoring.store import store_from_params
 from iot_anomaly.params import Params
 from iot_anomaly.registry import registry_file
@@ -56,9 +56,27 @@ def run(
         )
     frame = evaluation_set(cfg, paths)
     progress(f"scoring the evaluation set ({len(frame):,} rows) with both models")
-    old = figures(store.load(champion), frame)
-    new = figures(store.load(challenger), frame)
-    promote, lines = compare(old, new, params.promotion.rules)
+    old_model, new_model = store.load(champion), store.load(challenger)
+    old = figures(old_model, frame)
+    new = figures(new_model, frame)
+    promote, lines = compare(old, new, params.promotion.rules, "corrected.gz holdout: ")
+    details: dict[str, Any] = {}
+    folder = paths.root / params.data.iot23_dir
+    if cfg.holdout_scenarios and folder.is_dir():
+        scenarios = scenario_set(folder, cfg, params.ingest, params.crossdata.prefer)
+        progress(f"scoring the held-out scenarios ({len(scenarios):,} connections)")
+        old_s, new_s = figures(old_model, scenarios), figures(new_model, scenarios)
+        ok, more = compare(old_s, new_s, params.promotion.scenario_rules, "held-out IoT-23: ")
+        promote, lines = promote and ok, lines + more
+        details = {
+            "scenarios": cfg.holdout_scenarios,
+            "scenario_rows": len(scenarios),
+            "scenario_attacks": int((scenarios["category"] != "normal").sum()),
+            "champion_scenario_figures": old_s,
+            "challenger_scenario_figures": new_s,
+        }
+    else:
+        lines.append(f"held-out IoT-23 scenarios: none in {folder}, not compared")
     if promote:
         store.promote(challenger)
     return decisions.record(
@@ -71,6 +89,7 @@ def run(
         evaluation_rows=len(frame),
         champion_figures=old,
         challenger_figures=new,
+        **details,
         trigger=reason,
         now_serving=challenger if promote else champion,
     )

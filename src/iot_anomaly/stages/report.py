@@ -1,4 +1,5 @@
-"""Stage `report`: the review site under `reports/site/` (params `report.site_dir`).
+"""Stage `report`: the review site under `reports/site/` (params `report.site_dir`), and the
+host report of the monitored real traffic it shows (`report.hosts.dir`).
 
 Pages come from `iot_anomaly.review.site` (Jinja2 templates); the figures, validation pages,
 quarantine files and Evidently reports they link to are copied into the site, so the folder
@@ -19,6 +20,7 @@ from iot_anomaly.monitoring import decisions
 from iot_anomaly.review import site
 from iot_anomaly.review.inputs import SiteInputs, gather
 from iot_anomaly.review.parts import PAGES, Layout
+from iot_anomaly.stages import hosts as host_report
 
 #: Figures of reports/figures/ that the pages show (the confusion matrices are tables).
 FIGURE_PREFIXES = ("roc_pr_", "importance_")
@@ -53,6 +55,7 @@ def render(inputs: SiteInputs, params: Params) -> dict[str, str]:
         timeline_width=cfg.timeline.width,
         timeline_height=cfg.timeline.height,
         seed=params.models.seed,
+        host_rows=cfg.hosts.listed,
     )
 
 
@@ -73,13 +76,17 @@ def copies(inputs: SiteInputs) -> dict[str, Path]:
             found[layout.batch_quarantine(b.name)] = b.quarantine_csv
         if b.drift_html:
             found[layout.drift_report(b.name)] = b.drift_html
+    for name, path in inputs.host_files.items():
+        found[layout.host_file(name)] = path
     return found
 
 
 def run(
     params: Params, paths: Paths, progress: Callable[[str], None] = lambda _: None
 ) -> dict[str, Any]:
-    """Build the site; return where it is and what it holds."""
+    """Build the host report and the site; return where they are and what they hold."""
+    progress("verdicts per host of the monitored real traffic")
+    hosts = host_report.from_monitoring(params, paths)
     progress("reading metrics, validation results and the monitoring state")
     inputs = gather(params, paths)
     target = site_dir(params, paths)
@@ -117,4 +124,6 @@ def run(
         "decisions": len(inputs.decisions),
         "seed_studies": list(inputs.seed_studies),
         "champion": (inputs.champion or inputs.registered or {}).get("version"),
+        "hosts": str(hosts.json),
+        "hosts_with_attacks": hosts.report.hosts_with_attacks,
     }

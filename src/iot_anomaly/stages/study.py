@@ -29,7 +29,7 @@ from iot_anomaly.stages import preprocess, train
 from iot_anomaly.stages.evaluate import predicted_categories
 
 VARIES = ("models", "split")
-#: Protocols whose test split is drawn at random (the others test on a fixed file).
+#: Splits whose test part is drawn at random (the others test on a fixed file).
 RANDOM_SPLITS = ("paper", "dedup")
 
 
@@ -95,10 +95,14 @@ def run(
     write the study file (`study_file`). `runtime` defaults to the environment's."""
     if vary not in VARIES:
         raise ValueError(f"vary must be one of {VARIES}, not {vary!r}")
-    if vary == "split" and protocol not in RANDOM_SPLITS:
+    if vary == "split" and params.preprocess.definition(protocol).split not in RANDOM_SPLITS:
+        drawn = [
+            p for p in params.preprocess.protocols
+            if params.preprocess.definitions[p].split in RANDOM_SPLITS
+        ]  # fmt: skip
         raise ValueError(
             f"{protocol!r} tests on a fixed file, so its split has no seed to vary; "
-            f"use one of {RANDOM_SPLITS} or vary the models' seed"
+            f"use one of {drawn} or vary the models' seed"
         )
     runtime = runtime or Runtime.from_env()
     per_seed: dict[int, dict[str, Any]] = {}

@@ -4,6 +4,10 @@ Every stage learns from the protocol's training split minus a stratified validat
 (`models.val_fraction`, for checkpoint selection and thresholds), writes the model with a
 meta.json under artifacts/models/<protocol>/<model>/, and its outputs for every test row
 under artifacts/predictions/<protocol>/<model>.parquet, which `evaluate` reads.
+
+A model reads the features of its protocol's feature set and no other: the protocol's
+preprocessors were fitted on those columns only (stages/preprocess.py), and every step here
+(duplicate weights, distinct rows, the service envelope) takes its columns from them.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import pandas as pd
 
 from iot_anomaly import schema
 from iot_anomaly.config import Paths
-from iot_anomaly.data.preprocess import load_preprocessor, transform
+from iot_anomaly.data.preprocess import input_features, load_preprocessor, transform
 from iot_anomaly.io import write_json, write_parquet
 from iot_anomaly.models import catalog
 from iot_anomaly.models import ensemble as ens
@@ -176,7 +180,7 @@ def train_cnn_lstm(
 def per_distinct(fn: Any, pre: Any, frame: pd.DataFrame) -> np.ndarray:
     """`fn` (scores or class probabilities) of every row, computed once per distinct
     feature vector of the encoded frame."""
-    first, codes = unique_rows(frame)
+    first, codes = unique_rows(frame, input_features(pre))
     return fn(transform(pre, frame.iloc[first]))[codes]
 
 
@@ -239,11 +243,14 @@ def train_rf(
     )  # fmt: skip
 
 
-def fit_envelope(envelope: EnvelopeParams, train: pd.DataFrame) -> ServiceEnvelope | None:
-    """The ensemble's service envelope from the `ensemble.envelope` params (None: off)."""
+def fit_envelope(
+    envelope: EnvelopeParams, train: pd.DataFrame, features: list[str]
+) -> ServiceEnvelope | None:
+    """The ensemble's service envelope from the `ensemble.envelope` params (None: off), over
+    the numeric ones of the features the other layers read."""
     if not envelope.enabled:
         return None
-    return ServiceEnvelope.fit(train, envelope.margin, envelope.min_rows)
+    return ServiceEnvelope.fit(train, envelope.margin, envelope.min_rows, features)
 
 
 def train_ensemble(
@@ -274,7 +281,8 @@ def train_ensemble(
     else:
         forest = joblib.load(paths.model_dir(protocol, "rf") / "model.joblib")
         source = "fallback: the rf model (too few conflicts)"
-    envelope = fit_envelope(cfg.envelope, train)
+    features = input_features(pre)
+    envelope = fit_envelope(cfg.envelope, train, features)
     out = paths.model_dir(protocol, "ensemble")
     out.mkdir(parents=True, exist_ok=True)
     save_forest(forest, out / "forest.joblib")
@@ -282,7 +290,7 @@ def train_ensemble(
     if envelope is not None:
         envelope.save(out / ENVELOPE_FILE)
 
-    first, codes = unique_rows(frames.test)
+    first, codes = unique_rows(frames.test, features)
     distinct = frames.test.iloc[first]
     X = transform(pre, distinct)
     knn_pred = pd.read_parquet(paths.predictions(protocol, "knn"))["category"].to_numpy()
@@ -317,8 +325,7 @@ def run(
     """Train one model for one protocol (what each DVC stage `train_<model>@<protocol>` runs),
     with its own params group; `runtime` defaults to the environment's settings."""
     catalog.spec(model)  # an unknown model is a clear error
-    if protocol not in params.preprocess.protocols:
-        raise ValueError(f"unknown protocol {protocol!r}")
+    params.preprocess.definition(protocol)  # an unknown protocol is a clear error
     runtime = runtime or Runtime.from_env()
     shared = (params.models, paths, protocol, runtime)
     # Networks train and score on a fixed number of torch threads: the same bits on any machine.

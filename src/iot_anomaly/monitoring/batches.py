@@ -1,0 +1,118 @@
+"""What a monitoring batch can be, read into one shape: a KDD-format file (label optional), a
+records file (`iot-anomaly ingest` output, or a replayed slice of it), or raw traffic (a
+packet capture or a Zeek conn.log) that is ingested first.
+
+Every batch becomes a frame of the 41 features (plus label and category when labelled) that
+validation, the champion and the drift report read, typed as the KDD files type them (counts,
+flags and duration in whole seconds as int64). Features a flow source never measures (the
+content features, and the packet features a Zeek log lacks) are 0 there, as the KDD files
+have them for most connections; only flow models (which ignore them) are served on such
+traffic, and the drift report compares only the features the champion reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from iot_anomaly import schema
+from iot_anomaly.data.reader import parse_kdd
+from iot_anomaly.params import IngestParams
+
+KDD, RECORDS, TRAFFIC = "kdd", "records", "traffic"  # the kinds of batch file
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One batch read: the frame (features, label and category when labelled), where each
+    row came from (records and traffic only), the quarantined lines, and the lines read."""
+
+    kind: str
+    frame: pd.DataFrame
+    provenance: pd.DataFrame | None
+    quarantine: pd.DataFrame
+    lines_read: int
+    labelled: bool
+
+    @property
+    def quarantined(self) -> int:
+        return len(self.quarantine)
+
+
+def is_records_file(path: Path) -> bool:
+    """A CSV whose header starts with the records' provenance columns."""
+    from iot_anomaly.traffic.records import PROVENANCE
+
+    if not path.is_file():
+        return False
+    with path.open("rb") as handle:
+        head = handle.readline(4096).decode("utf-8", errors="replace").strip()
+    return head.split(",")[: len(PROVENANCE)] == list(PROVENANCE)
+
+
+def kind_of(path: Path) -> str:
+    """Which reader a batch file needs."""
+    from iot_anomaly.traffic.ingest import is_traffic_file
+
+    if is_records_file(path):
+        return RECORDS
+    return TRAFFIC if is_traffic_file(path) else KDD
+
+
+def is_labelled(records: pd.DataFrame) -> bool:
+    """Records carry labels when every one has a category (IoT-23 logs; captures have none)."""
+    return (
+        len(records) > 0
+        and schema.CATEGORY in records.columns
+        and bool(records[schema.CATEGORY].notna().all())
+        and bool((records[schema.CATEGORY].astype(str) != "").all())
+    )
+
+
+def records_frame(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    """Split records into the features frame (unmeasured features 0; label and category
+    kept when labelled) and the provenance frame; say whether they are labelled."""
+    from iot_anomaly.traffic.records import PROVENANCE
+
+    missing = [c for c in (*PROVENANCE, *schema.FEATURES) if c not in records.columns]
+    if missing:
+        raise ValueError(f"records lack the columns {missing}")
+    labelled = is_labelled(records)
+    columns = [*schema.COLUMNS, schema.CATEGORY] if labelled else list(schema.FEATURES)
+    frame = records[columns].copy()
+    numeric = list(schema.NUMERIC)
+    frame[numeric] = frame[numeric].fillna(0)
+    # Counts and flags are whole numbers, as in the KDD files; duration is KDD's "length
+    # (number of seconds)": whole seconds, so a flow's fraction of a second is dropped.
+    whole = [*schema.COUNTS, *schema.BINARY]
+    frame[whole] = np.floor(frame[whole].astype("float64")).astype("int64")
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="line")
+    provenance = records[list(PROVENANCE)].copy()
+    provenance.index = frame.index
+    return frame, provenance, labelled
+
+
+def read_batch(path: Path, ingest: IngestParams) -> Batch:
+    """Read one batch file of any kind (see the module docstring)."""
+    kind = kind_of(path)
+    if kind == KDD:
+        parsed = parse_kdd(path)
+        return Batch(KDD, parsed.frame, None, parsed.quarantine, parsed.lines_read,
+                     parsed.has_label)  # fmt: skip
+    if kind == RECORDS:
+        from iot_anomaly.traffic.ingest import read_records
+
+        records = read_records(path)
+        quarantine = pd.DataFrame(columns=["file", "line", "field", "reason", "raw"])
+        read = len(records)
+    else:
+        from iot_anomaly.traffic.ingest import ingest as ingest_sources
+
+        ingested = ingest_sources([path], ingest)
+        records, quarantine = ingested.records, ingested.quarantine
+        read = len(records) + len(quarantine)
+    frame, provenance, labelled = records_frame(records)
+    return Batch(kind, frame, provenance, quarantine, read, labelled)

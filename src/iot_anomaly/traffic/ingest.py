@@ -1,0 +1,232 @@
+"""Ingest traffic sources (captures, Zeek conn.log files, their CSV conversions) into
+KDD-style records, their quarantine and a summary whose counts add up: for every source,
+units read (log lines, capture flows) = records + quarantined.
+
+Sources are recognised by content, never by name alone: pcap/pcapng magic bytes, a Zeek
+`#separator` line, or a CSV header naming `id.orig_h`. A folder stands for the traffic files
+inside it (others are listed as skipped). A file that ends in .pcap/.pcapng/.cap is read as
+a capture, so a damaged one is an error naming it rather than a skipped file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from iot_anomaly import schema
+from iot_anomaly.io import atomic_write, write_json
+from iot_anomaly.params import IngestParams
+from iot_anomaly.traffic import connections as cx
+from iot_anomaly.traffic import pcap, zeek
+from iot_anomaly.traffic.records import PROVENANCE, PROVENANCE_DTYPES
+from iot_anomaly.traffic.sniff import (
+    CAPTURE,
+    CAPTURE_SUFFIXES,
+    CONN_LOG,
+    RECORDS,
+    ZEEK_CSV,
+    is_traffic_file,
+    traffic_kind,
+)
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """Records (PROVENANCE + the 41 features [+ label, category]), quarantine rows
+    (data.reader.QUARANTINE_COLUMNS) and the summary (`summary["sources"]` per source)."""
+
+    records: pd.DataFrame
+    quarantine: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def labelled(self) -> bool:
+        return schema.CATEGORY in self.records.columns and bool(
+            (self.records[schema.CATEGORY] != "").all()
+        )
+
+
+def expand(sources: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """The files to read (a folder: the traffic files inside it, recursively, in name
+    order) and the files of those folders that were skipped as not traffic."""
+    files: list[Path] = []
+    skipped: list[Path] = []
+    for source in sources:
+        if source.is_dir():
+            for path in sorted(p for p in source.rglob("*") if p.is_file()):
+                if path.name.startswith("."):
+                    continue
+                (files if _readable(path) else skipped).append(path)
+        elif source.exists():
+            files.append(source)
+        else:
+            raise FileNotFoundError(f"{source}: no such file or folder")
+    unique = list(dict.fromkeys(files))  # a file named twice is read once
+    return unique, skipped
+
+
+def _readable(path: Path) -> bool:
+    return path.suffix.lower() in CAPTURE_SUFFIXES or is_traffic_file(path)
+
+
+def read_source(path: Path, labels: dict[str, str]) -> cx.Read:
+    """Read one traffic file into connections; raises TrafficFormatError naming the file
+    when it is none of the accepted kinds (or is damaged as a whole)."""
+    kind = traffic_kind(path)
+    if kind == CAPTURE or (kind is None and path.suffix.lower() in CAPTURE_SUFFIXES):
+        return pcap.read_capture(path)
+    if kind == CONN_LOG:
+        return zeek.read_conn_log(path, labels)
+    if kind == ZEEK_CSV:
+        return zeek.read_zeek_csv(path, labels)
+    what = "a records file written by `iot-anomaly ingest`" if kind == RECORDS else "not traffic"
+    raise cx.TrafficFormatError(
+        f"{path}: {what}; ingest reads packet captures (pcap, pcapng), Zeek conn.log files "
+        "(a '#separator' header) and their CSV conversions (a header naming id.orig_h)"
+    )
+
+
+def ingest(
+    sources: list[Path],
+    settings: IngestParams,
+    progress: Callable[[str], None] | None = None,
+) -> Ingested:
+    """Read every source, quarantine what cannot be trusted, and build the records of the
+    rest (traffic.features.to_records). `progress` is told each step as it starts."""
+    from iot_anomaly.traffic.features import to_records
+
+    step = progress or (lambda _: None)
+    files, skipped = expand(sources)
+    if not files:
+        raise cx.TrafficFormatError(
+            f"no traffic file in {', '.join(map(str, sources))} "
+            f"({len(skipped)} other files skipped)"
+        )
+    reads = []
+    for i, path in enumerate(files, 1):
+        step(f"reading {path.name} ({i}/{len(files)})")
+        reads.append(read_source(path, settings.labels))
+    connections = pd.concat([r.connections for r in reads], ignore_index=True)
+    quarantine = pd.concat(
+        [cx.empty_quarantine(), *(r.quarantine for r in reads if len(r.quarantine))],
+        ignore_index=True,
+    )
+    step(f"building the features of {len(connections):,} connections")
+    records = to_records(connections, settings)
+    if schema.LABEL in records.columns:
+        labels = records[schema.LABEL].fillna("").astype(str)
+        records[schema.LABEL] = labels
+        records[schema.CATEGORY] = cx.categories(labels, settings.labels).fillna("")
+    return Ingested(records, quarantine, summarise(reads, records, skipped))
+
+
+def summarise(
+    reads: list[cx.Read], records: pd.DataFrame, skipped: list[Path] | None = None
+) -> dict[str, Any]:
+    """Per source: format, units read, records, quarantined (units = records + quarantined),
+    the features measured and not, notes; and the totals."""
+    per_file = records[cx.FILE].value_counts() if len(records) else pd.Series(dtype="int64")
+    sources = []
+    for read in reads:
+        n_records = int(per_file.get(read.file, 0))
+        if read.units != n_records + len(read.quarantine):
+            raise RuntimeError(
+                f"{read.file}: {read.units} units read but {n_records} records and "
+                f"{len(read.quarantine)} quarantined"
+            )
+        mine = records[records[cx.FILE] == read.file] if n_records else records.iloc[:0]
+        unmeasured = [f for f in schema.FEATURES if mine[f].isna().all()] if n_records else []
+        reasons = (
+            read.quarantine["reason"].str.split(": ", n=1).str[0].value_counts().to_dict()
+            if len(read.quarantine)
+            else {}
+        )
+        labels = (
+            mine[schema.LABEL].replace("", "(none)").value_counts().to_dict()
+            if schema.LABEL in mine.columns and n_records
+            else {}
+        )
+        sources.append(
+            {
+                "file": read.file,
+                "format": read.format,
+                "unit": "flows" if read.format in ("pcap", "pcapng") else "lines",
+                "read": read.units,
+                "records": n_records,
+                "quarantined": len(read.quarantine),
+                "quarantine_reasons": {str(k): int(v) for k, v in reasons.items()},
+                "labels": {str(k): int(v) for k, v in labels.items()},
+                "measured": [f for f in schema.FEATURES if f not in unmeasured]
+                if n_records
+                else [],
+                "unmeasured": unmeasured,
+                "notes": list(read.notes),
+                **{k: v for k, v in read.facts.items()},
+            }
+        )
+    unmeasured_all = [f for f in schema.FEATURES if records[f].isna().all()] if len(records) else []
+    return {
+        "sources": sources,
+        "skipped": [str(p) for p in skipped or []],
+        "read": sum(s["read"] for s in sources),
+        "records": len(records),
+        "quarantined": sum(s["quarantined"] for s in sources),
+        "unmeasured": unmeasured_all,
+    }
+
+
+def quarantine_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".quarantine.csv")
+
+
+def summary_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".summary.json")
+
+
+def write_ingested(ingested: Ingested, out: Path) -> list[Path]:
+    """Write the records (CSV with header) to `out`, the quarantine and the summary beside
+    it; return the three paths."""
+    records = atomic_write(out, lambda tmp: ingested.records.to_csv(tmp, index=False))
+    quarantine = atomic_write(
+        quarantine_path(out), lambda tmp: ingested.quarantine.to_csv(tmp, index=False)
+    )
+    return [records, quarantine, write_json(ingested.summary, summary_path(out))]
+
+
+def read_records(path: Path) -> pd.DataFrame:
+    """Read a records file written by `write_ingested` back with its types (content
+    features stay NaN). Raises TrafficFormatError naming the file and the missing columns."""
+    header = pd.read_csv(path, nrows=0).columns.tolist()
+    missing = [c for c in (*PROVENANCE, *schema.FEATURES) if c not in header]
+    if missing:
+        raise cx.TrafficFormatError(
+            f"{path}: not a records file; it lacks the columns {', '.join(missing)}"
+        )
+    text = [*schema.CATEGORICAL, schema.LABEL, schema.CATEGORY, cx.UID, cx.SRC_IP, cx.DST_IP,
+            cx.FILE]  # fmt: skip
+    dtypes = {c: PROVENANCE_DTYPES[c] for c in PROVENANCE if c not in text}
+    dtypes.update({c: "float64" for c in schema.NUMERIC})
+    dtypes.update({c: "str" for c in text if c in header})
+    frame = pd.read_csv(
+        path,
+        dtype=dtypes,
+        keep_default_na=False,
+        na_values={c: [""] for c in schema.NUMERIC},
+    )
+    for col in schema.NUMERIC:
+        values = frame[col]
+        if values.notna().all() and (values == np.floor(values)).all() and col in schema.COUNTS:
+            frame[col] = values.astype("int64")
+    return frame
+
+
+def read_records_summary(path: Path) -> dict[str, Any] | None:
+    """The summary written beside a records file, if it is there."""
+    summary = summary_path(path)
+    return json.loads(summary.read_text()) if summary.is_file() else None
