@@ -78,6 +78,8 @@ def _publish(decision_log: Path, root: Path, decision: dict[str, Any]) -> None:
     (`decision_log`: params `promotion.decision_log`)."""
     import json
 
+    from iot_anomaly.evaluation import crossdata
+
     metrics_file = root / "reports" / "metrics.json"
     if metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
@@ -90,6 +92,7 @@ def _publish(decision_log: Path, root: Path, decision: dict[str, Any]) -> None:
                 "5-class macro F1": round(m.get("multiclass", {}).get("macro_f1", float("nan")), 5),
             }
             for protocol, models in metrics.items()
+            if protocol != crossdata.METRICS_KEY  # the IoT-23 table is not a protocol
             for model, m in models.items()
             if "binary" in m
         ]

@@ -219,13 +219,13 @@ def crossdata(params: ParamsOpt = Path("params.yaml"), root: RootOpt = Path()) -
     except (FileNotFoundError, ValueError) as err:
         _fail(err)
     table = _table(
-        "IoT-23, every scenario's rows (leave one scenario out for *_loso)",
-        ("model", "accuracy", "attack recall", "false alarms", "learned from"),
+        "IoT-23, every scenario's rows (*_loso: leave one scenario out)",
+        ("model", "accuracy", "attack recall", "false alarms"),
     )
     for model, r in report["models"].items():
         o = r["overall"]
         cells = [o["accuracy"], o["attack_recall"], o["false_alarm_rate"]]
-        table.add_row(model, *("" if v is None else f"{v:.4f}" for v in cells), r["learned_from"])
+        table.add_row(model, *("" if v is None else f"{v:.4f}" for v in cells))
     console.print(table)
     spent = ", ".join(
         f"{k} {v['wall']:.0f} s ({v['cpu']:.0f} CPU s)" for k, v in report["seconds"].items()

@@ -384,8 +384,8 @@ class TargetsParams(Group):
         from iot_anomaly.models import catalog
 
         for key in quality:
-            protocol, model, *figure = key.split(".")
-            if protocol not in ("paper", "dedup", "corrected") or not figure:
+            _, model, *figure = key.split(".")
+            if not figure:  # the protocol is checked against preprocess.definitions (Params)
                 raise ValueError(f"{key}: expected protocol.model.figure")
             catalog.spec(model)
         return quality
@@ -542,6 +542,18 @@ class Params(Group):
     promotion: PromotionParams
     report: ReportParams
     orchestration: OrchestrationParams
+
+    @model_validator(mode="after")
+    def _target_protocols(self) -> Params:
+        for key in self.targets.quality:
+            protocol = key.split(".")[0]
+            if protocol not in self.preprocess.definitions:
+                raise KeyCheckError(
+                    f"targets.quality.{key}",
+                    f"{protocol!r} is not a protocol of preprocess.definitions "
+                    f"{sorted(self.preprocess.definitions)}",
+                )
+        return self
 
     @model_validator(mode="after")
     def _encodings(self) -> Params:

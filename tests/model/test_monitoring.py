@@ -31,9 +31,15 @@ def _digest(folder: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def monitored(trained, tmp_path_factory) -> tuple[Params, Paths]:
+def monitored(trained, tmp_path_factory, root) -> tuple[Params, Paths]:
     """A copy of the trained project with its model registered and adopted as champion."""
     params, paths = registered_copy(trained[1], tmp_path_factory.mktemp("monitored") / "project")
+    # The held-out IoT-23 scenarios: a training run's crossdata stage and promotion read them.
+    source, held_out = root / params.data.iot23_dir, params.monitor.holdout_scenarios
+    if all((source / f"{name}-labeled.csv").is_file() for name in held_out):
+        (paths.root / params.data.iot23_dir).mkdir(parents=True, exist_ok=True)
+        for name in held_out:
+            shutil.copy2(source / f"{name}-labeled.csv", paths.root / params.data.iot23_dir)
     ensure_champion(params.promotion, params.monitor, paths)
     return params, paths
 

@@ -72,7 +72,7 @@ FORMATS: Final[Mapping[str, Callable[[Any], str]]] = {
     "int": lambda v: f"{int(v):,}",
 }
 _GOOD: Final = {"passed", "no drift", "promoted", "scored", "unchanged", "data joined"}
-_BAD: Final = {"failed", "rejected", "drift", "FAILED", "started"}
+_BAD: Final = {"failed", "rejected", "drift", "FAILED", "started", "crashed"}
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from iot_anomaly.data.splits import CHAMPION_PROTOCOL
 from iot_anomaly.evaluation import crossdata as cd
 from iot_anomaly.io import write_json
 from iot_anomaly.models import ensemble as ens
-from iot_anomaly.models.forest import fit_forest, full_proba
+from iot_anomaly.models.forest import fit_forest, full_proba, make_forest
 from iot_anomaly.models.inputs import model_data
 from iot_anomaly.params import Params
 from iot_anomaly.runtime import Runtime
@@ -154,8 +154,8 @@ def default_forest(frame: pd.DataFrame, pre: Any, seed: int, threads: int) -> An
     """The peer: RandomForestClassifier with scikit-learn's defaults (seeded), on every row
     of `frame` (duplicates included), encoded by `pre`."""
     category, _ = targets(frame)
-    X = transform(pre, frame)
-    return fit_forest(X, category, np.ones(len(X), dtype=np.float32), {}, seed, threads)
+    forest = make_forest({}, seed, threads).fit(transform(pre, frame), category)
+    return forest.set_params(n_jobs=None)  # predicts on one job, as `fit_forest` explains
 
 
 def _key(frame: pd.DataFrame, features: tuple[str, ...]) -> pd.Series:

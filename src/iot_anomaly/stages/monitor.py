@@ -250,6 +250,10 @@ def run(
     outcome.report = str(reports / f"{name}.html")
     outcome.seconds = time.perf_counter() - started
     write_json(outcome.__dict__, folder / STATUS)
+    if read.provenance is not None:  # real traffic: the verdicts per device follow each batch
+        from iot_anomaly.stages import hosts  # imports this module, so not at the top
+
+        hosts.from_monitoring(params, paths)
     decisions.record(
         log,
         "drift",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from iot_anomaly.config import Params, Paths
+from iot_anomaly.evaluation import crossdata
 from iot_anomaly.monitoring import decisions
 from iot_anomaly.review import site
 from iot_anomaly.review.inputs import SiteInputs, gather
@@ -112,11 +113,12 @@ def run(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     scored = [b for b in inputs.batches if b.status["status"] == "scored"]
+    protocols = {p: m for p, m in inputs.metrics.items() if p != crossdata.METRICS_KEY}
     return {
         "site": str(target / "index.html"),
         "pages": [name for name, _, _ in PAGES],
-        "protocols": list(inputs.metrics),
-        "models": sum(len(m) for m in inputs.metrics.values()),
+        "protocols": list(protocols),
+        "models": sum(len(m) for m in protocols.values()),
         "batches": len(inputs.batches),
         "scored": len(scored),
         "drift_fired": sum(bool((b.status.get("drift") or {}).get("fired")) for b in scored),
