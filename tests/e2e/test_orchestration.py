@@ -16,6 +16,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -66,16 +67,11 @@ def _stop(process: subprocess.Popen, name: str) -> None:
             process.wait()
 
 
-@pytest.fixture(scope="module")
-def orchestrated(tmp_path_factory, root, train_path, test_path) -> Iterator[dict]:
-    """A project copy deployed on its own Prefect server (own PREFECT_HOME and SQLite)."""
-    base = tmp_path_factory.mktemp("orchestration")
-    # The held-out IoT-23 scenarios: promotion also compares the models on them.
-    held_out = load_params(root / "params.yaml").monitor.holdout_scenarios
-    iot23_slices(base / "project" / "data" / "iot23", held_out)
-    project = dvc_project(
-        base / "project", root, read_lines(train_path, 5000, 97), read_lines(test_path, 3000, 101)
-    )
+@contextmanager
+def deployed(project: Path, base: Path) -> Iterator[dict]:
+    """The project deployed on its own Prefect server (own PREFECT_HOME and SQLite under
+    `base`), schedules paused (tests start the runs), one worker; stops the worker, then the
+    server."""
     url = f"http://127.0.0.1:{_free_port()}/api"
     env = tool_env(
         {
@@ -88,13 +84,12 @@ def orchestrated(tmp_path_factory, root, train_path, test_path) -> Iterator[dict
     logs = base / "logs"
     logs.mkdir()
 
-    def spawn(args: list[str], name: str) -> subprocess.Popen:
+    def spawn(args: list[str], name: str) -> None:
         out = (logs / f"{name}.log").open("w")
         process = subprocess.Popen(
             args, cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         started.append((process, name))
-        return process
 
     try:
         port = url.split(":")[2].split("/")[0]
@@ -108,23 +103,34 @@ def orchestrated(tmp_path_factory, root, train_path, test_path) -> Iterator[dict
                 if time.monotonic() > deadline:
                     pytest.fail(f"server did not start: {(logs / 'server.log').read_text()}")
                 time.sleep(0.5)
-        run_tool(
-            ["prefect", "work-pool", "create", "iot-anomaly", "--type", "process"], project, env
-        )
-        run_tool(
-            ["prefect", "work-pool", "set-concurrency-limit", "iot-anomaly", "2"], project, env
-        )
-        run_tool(["prefect", "deploy", "--all", "--no-prompt"], project, env)
-        # The test drives the runs itself; the schedules stay declared but paused.
-        run_tool(
-            ["prefect", "--no-prompt", "deployment", "schedule", "pause", "--all"], project, env
-        )
+        for args in (
+            ["work-pool", "create", "iot-anomaly", "--type", "process"],
+            ["work-pool", "set-concurrency-limit", "iot-anomaly", "2"],
+            ["deploy", "--all", "--no-prompt"],
+            # The test drives the runs itself; the schedules stay declared but paused.
+            ["--no-prompt", "deployment", "schedule", "pause", "--all"],
+        ):
+            run_tool(["prefect", *args], project, env)
         _delete_scheduled_runs(url)
         spawn(["prefect", "worker", "start", "--pool", "iot-anomaly"], "worker")
-        yield {"project": project, "url": url, "logs": logs}
+        yield {"project": project, "url": url, "logs": logs, "env": env}
     finally:
         for process, name in reversed(started):  # the worker before the server
             _stop(process, name)
+
+
+@pytest.fixture(scope="module")
+def orchestrated(tmp_path_factory, root, train_path, test_path) -> Iterator[dict]:
+    """A project copy deployed on its own Prefect server."""
+    base = tmp_path_factory.mktemp("orchestration")
+    # The held-out IoT-23 scenarios: promotion also compares the models on them.
+    held_out = load_params(root / "params.yaml").monitor.holdout_scenarios
+    iot23_slices(base / "project" / "data" / "iot23", held_out)
+    project = dvc_project(
+        base / "project", root, read_lines(train_path, 5000, 97), read_lines(test_path, 3000, 101)
+    )
+    with deployed(project, base) as deployment:
+        yield deployment
 
 
 def _client(url: str):

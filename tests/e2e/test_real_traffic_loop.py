@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,14 +26,12 @@ from iot_anomaly.monitoring.store import store_from_params
 from tests.conftest import read_lines
 from tests.e2e.test_orchestration import (
     _client,
-    _delete_scheduled_runs,
-    _free_port,
     _run,
-    _stop,
     _wait,
+    deployed,
     iot23_slices,
 )
-from tests.helpers import dvc_project, run_tool, tool_env
+from tests.helpers import dvc_project, run_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -55,44 +51,8 @@ def loop(tmp_path_factory, root, train_path, test_path) -> Iterator[dict]:
     project = dvc_project(
         base / "project", root, read_lines(train_path, 5000, 97), read_lines(test_path, 3000, 101)
     )
-    url = f"http://127.0.0.1:{_free_port()}/api"
-    env = tool_env(
-        {"PREFECT_HOME": str(base / "prefect"), "PREFECT_API_URL": url, "IOT_ANOMALY_PROGRESS": "0"}
-    )
-    started: list[tuple[subprocess.Popen, str]] = []
-    logs = base / "logs"
-    logs.mkdir()
-
-    def spawn(args: list[str], name: str) -> None:
-        out = (logs / f"{name}.log").open("w")
-        started.append((subprocess.Popen(args, cwd=project, env=env, stdout=out,
-                        stderr=subprocess.STDOUT, start_new_session=True), name))  # fmt: skip
-
-    try:
-        port = url.split(":")[2].split("/")[0]
-        spawn(["prefect", "server", "start", "--host", "127.0.0.1", "--port", port], "server")
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"server did not start: {(logs / 'server.log').read_text()}")
-                time.sleep(0.5)
-        for args in (
-            ["work-pool", "create", "iot-anomaly", "--type", "process"],
-            ["work-pool", "set-concurrency-limit", "iot-anomaly", "2"],
-            ["deploy", "--all", "--no-prompt"],
-            ["--no-prompt", "deployment", "schedule", "pause", "--all"],
-        ):
-            run_tool(["prefect", *args], project, env)
-        _delete_scheduled_runs(url)
-        spawn(["prefect", "worker", "start", "--pool", "iot-anomaly"], "worker")
-        yield {"project": project, "url": url, "logs": logs, "env": env}
-    finally:
-        for process, name in reversed(started):  # the worker before the server
-            _stop(process, name)
+    with deployed(project, base) as deployment:
+        yield deployment
 
 
 def _kill_when_running(project: Path, runs_dir: Path, url: str, timeout: float = 120) -> str:
