@@ -78,7 +78,7 @@ def test_columns_are_provenance_and_the_41_features_plus_label_when_labelled() -
 def test_basic_features_come_from_the_connection() -> None:
     row = conn(5.0, duration=1.25, orig_bytes=300, resp_bytes=7, urgent=2.0, wrong_fragment=1.0)
     out = records([row, conn(6.0)]).iloc[0]
-    assert (out["duration"], out["src_bytes"], out["dst_bytes"]) == (1.25, 300, 7)
+    assert (out["duration"], out["src_bytes"], out["dst_bytes"]) == (1, 300, 7)  # whole seconds
     assert (out["protocol_type"], out["service"], out["flag"]) == ("tcp", "http", "SF")
     assert (out["urgent"], out["wrong_fragment"]) == (2.0, 1.0)
     unmeasured = records([conn(5.0)]).iloc[0]

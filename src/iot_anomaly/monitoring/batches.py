@@ -85,8 +85,8 @@ def records_frame(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, bo
     frame = records[columns].copy()
     numeric = list(schema.NUMERIC)
     frame[numeric] = frame[numeric].fillna(0)
-    # Counts and flags are whole numbers, as in the KDD files; duration is KDD's "length
-    # (number of seconds)": whole seconds, so a flow's fraction of a second is dropped.
+    # Counts (duration in whole seconds among them) and flags are whole numbers, as in the
+    # KDD files; filled, they are typed so.
     whole = [*schema.COUNTS, *schema.BINARY]
     frame[whole] = np.floor(frame[whole].astype("float64")).astype("int64")
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="line")

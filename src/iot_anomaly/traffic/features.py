@@ -140,7 +140,8 @@ def basic_features(frame: pd.DataFrame, is_proto: dict[str, np.ndarray]) -> Basi
     )
     flag, serror, rerror = flags(is_proto["tcp"], frame[cx.CONN_STATE].to_numpy())
     features = {
-        "duration": frame[cx.DURATION].to_numpy(dtype=float),
+        # KDD's duration is the "length (number of seconds)": whole seconds, as in the files.
+        "duration": np.floor(frame[cx.DURATION].to_numpy(dtype=float)).astype(np.int64),
         "protocol_type": frame[cx.PROTO].to_numpy(),
         "service": np.asarray(schema.SERVICES, dtype=object)[codes],
         "flag": flag,
