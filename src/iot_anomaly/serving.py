@@ -94,7 +94,19 @@ class Champion:
         """Load the registered champion; its networks run in this process unless a running
         `networks` (e.g. the helper process of `start_networks`) is given. `settings` (how
         the work is spread) defaults to the environment's."""
-        record = read_record(paths)
+        return cls.from_record(paths, read_record(paths), settings, networks)
+
+    @classmethod
+    def from_record(
+        cls,
+        paths: Paths,
+        record: dict[str, Any],
+        settings: Runtime | None = None,
+        networks: Networks | None = None,
+    ) -> Champion:
+        """Load the components of `record["protocol"]` under `paths`, with the encodings that
+        `record["params"]` (train_knn, train_ae) name: the registered champion's record, or
+        one built for a protocol's models before anything is registered."""
         settings = settings or Runtime.from_env()
         protocol = record["protocol"]
         recorded = record["params"]  # the params groups it was trained with, as registered

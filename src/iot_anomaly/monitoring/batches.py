@@ -21,6 +21,8 @@ import pandas as pd
 from iot_anomaly import schema
 from iot_anomaly.data.reader import parse_kdd
 from iot_anomaly.params import IngestParams
+from iot_anomaly.traffic import sniff
+from iot_anomaly.traffic.sniff import traffic_kind
 
 KDD, RECORDS, TRAFFIC = "kdd", "records", "traffic"  # the kinds of batch file
 
@@ -43,23 +45,16 @@ class Batch:
 
 
 def is_records_file(path: Path) -> bool:
-    """A CSV whose header starts with the records' provenance columns."""
-    from iot_anomaly.traffic.records import PROVENANCE
-
-    if not path.is_file():
-        return False
-    with path.open("rb") as handle:
-        head = handle.readline(4096).decode("utf-8", errors="replace").strip()
-    return head.split(",")[: len(PROVENANCE)] == list(PROVENANCE)
+    """A records file (written by `iot-anomaly ingest`), told as ingest tells it."""
+    return traffic_kind(path) == sniff.RECORDS
 
 
 def kind_of(path: Path) -> str:
     """Which reader a batch file needs."""
-    from iot_anomaly.traffic.ingest import is_traffic_file
-
-    if is_records_file(path):
+    kind = traffic_kind(path)
+    if kind == sniff.RECORDS:
         return RECORDS
-    return TRAFFIC if is_traffic_file(path) else KDD
+    return KDD if kind is None else TRAFFIC
 
 
 def is_labelled(records: pd.DataFrame) -> bool:

@@ -23,7 +23,6 @@ ingested traffic join the protocol's training rows. Writes reports/crossdata.jso
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,35 +112,18 @@ def read_scenarios(params: Params, paths: Paths) -> list[Scenario]:
 
 
 def flow_ensemble(params: Params, paths: Paths, runtime: Runtime) -> Champion:
-    """The flow ensemble of the champion's protocol, loaded as `serving.Champion.load` loads
-    the registered champion (the same components, encodings and thresholds), but from
-    the protocol's own models rather than the registry record: the registry is written after
-    `evaluate`, which reads this stage's report."""
-    from iot_anomaly.models.envelope import load_envelope
-    from iot_anomaly.models.knn import KnnClassifier
-    from iot_anomaly.models.runner import SCORERS, LocalNetworks, network_files
+    """The flow ensemble of the champion's protocol, loaded as the registered champion is
+    (`serving.Champion.from_record`), but from a record built here rather than the registry
+    file: the registry is written after `evaluate`, which reads this stage's report."""
     from iot_anomaly.serving import Champion
 
-    protocol = CHAMPION_PROTOCOL
     record = {
-        "protocol": protocol,
+        "protocol": CHAMPION_PROTOCOL,
         "params": {
             g: getattr(params, g).model_dump(mode="json") for g in ("train_knn", "train_ae")
         },
     }
-    metas = {n: (paths.model_dir(protocol, n) / "meta.json").read_text() for n in SCORERS}
-    thresholds = {n: float(json.loads(text)["threshold"]) for n, text in metas.items()}
-    return Champion(
-        label_pre=load_preprocessor(paths.preprocessor(protocol, params.train_knn.encoding)),
-        onehot_pre=load_preprocessor(paths.preprocessor(protocol, params.train_ae.encoding)),
-        knn=KnnClassifier.load(paths.model_dir(protocol, "knn") / "model"),
-        forest=joblib.load(paths.model_dir(protocol, "ensemble") / "forest.joblib"),
-        envelope=load_envelope(paths.model_dir(protocol, "ensemble")),
-        networks=LocalNetworks(network_files(paths, record), runtime),
-        thresholds=thresholds,
-        record=record,
-        settings=runtime,
-    )
+    return Champion.from_record(paths, record, runtime)
 
 
 def forest_verdicts(forest: Any, pre: Any, frame: pd.DataFrame) -> np.ndarray:
