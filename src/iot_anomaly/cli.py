@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,7 +10,15 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from iot_anomaly.config import Params, ParamsError, Paths, load_params
@@ -258,10 +267,18 @@ def predict(
         typer.Option(
             "--input",
             "-i",
-            help="KDD-format file, packet capture, Zeek conn.log, its CSV, or ingest output.",
+            help="KDD-format file, packet capture, Zeek conn.log, its CSV, ingest output, or "
+            "a folder of traffic files.",
         ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV of predictions.")],
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            help="Score a folder of traffic files on Dask, a task per file: 'local' starts a "
+            "local cluster (orchestration.dask), else the address of a running scheduler.",
+        ),
+    ] = None,
     params: ParamsOpt = Path("params.yaml"),
     root: RootOpt = Path(),
 ) -> None:
@@ -270,15 +287,41 @@ def predict(
     Writes one row per input line (KDD format) or record (traffic, ingested first; the rows
     carry where each record came from): predicted category, attack yes/no, each model's
     vote or score, and which ensemble layer decided. Bad lines go to
-    <output>.quarantine.csv. When the file carries labels, the metrics are printed too.
+    <output>.quarantine.csv. The input streams through in chunks (params `stream`), so any
+    size fits in memory. When the file carries labels, the metrics are printed too.
     """
-    from iot_anomaly.stages import predict as stage
-
     settings = _load(params)
     try:
-        done = stage.run(
-            input, output, settings.promotion.champion_dir, Paths(root), ingest=settings.ingest
-        )
+        if dask is not None:
+            from iot_anomaly.cluster import score_on_dask
+
+            cluster = settings.orchestration.dask
+            with _steps("predict on Dask") as step:
+                done = score_on_dask(
+                    input,
+                    output,
+                    settings.promotion.champion_dir,
+                    Paths(root),
+                    ingest=settings.ingest,
+                    stream=settings.stream,
+                    address=None if dask == "local" else dask,
+                    n_workers=cluster.n_workers,
+                    threads_per_worker=cluster.threads_per_worker,
+                    progress=lambda done, total: step(f"{done} of {total} parts scored"),
+                )
+        else:
+            from iot_anomaly.stages import predict as stage
+
+            with _rows_progress("predict") as progress:
+                done = stage.run(
+                    input,
+                    output,
+                    settings.promotion.champion_dir,
+                    Paths(root),
+                    ingest=settings.ingest,
+                    stream=settings.stream,
+                    progress=progress,
+                )
     except (FileNotFoundError, ValueError) as err:
         _fail(err)
     if done.ingest is not None and "sources" in done.ingest:
@@ -287,7 +330,11 @@ def predict(
     console.print(
         f"Scored {n:,} rows in {seconds:.1f} s ({n / max(seconds, 1e-9):,.0f} rows/s) with "
         f"champion {done.version}: {done.attacks:,} attacks"
+        + (f" ({done.attacks / n:.1%})" if n else "")
     )
+    offenders = done.summary.get("top_offenders", [])
+    if offenders:
+        console.print(_offenders_table(offenders, done.summary["hosts_with_attacks"]))
     if done.quarantined:
         console.print(f"[yellow]{done.quarantined:,} lines quarantined:[/] {done.quarantine}")
     if done.metrics is not None:
@@ -298,6 +345,60 @@ def predict(
             f"5-class macro-F1 {m['multiclass']['macro_f1']:.4f}; KDD cost {m['kdd_cost']:.4f}"
         )
     console.print(f"Predictions: {done.output}")
+
+
+@contextmanager
+def _rows_progress(title: str) -> Iterator[Callable[[int | None, int, int | None], None]]:
+    """A live line while a long input is worked through: rows and rows/s (or, with rows
+    None, the bytes read), the share of the input read and the time left; yields the
+    callback (rows so far, bytes read, bytes in all or None)."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(bar_width=None),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(title, total=None)
+        started = time.perf_counter()
+
+        def update(rows: int | None, done: int, total: int | None) -> None:
+            if rows is None:
+                what = f"{done / 2**20:,.1f} MB read"
+            else:
+                rate = rows / max(time.perf_counter() - started, 1e-9)
+                what = f"{rows:,} rows, {rate:,.0f} rows/s"
+            progress.update(task, completed=done, total=total, description=f"{title}: {what}")
+
+        yield update
+
+
+def _offenders_table(offenders: list[dict[str, Any]], hosts: int) -> Table:
+    """The source hosts with the most attack connections, with their categories."""
+    table = _table(
+        f"Top offenders ({len(offenders)} of {hosts:,} hosts with attacks)",
+        ("host", "attacks", "categories", "first seen", "last seen"),
+    )
+    table.columns[0].min_width = 15  # an address in full: what an operator acts on
+    table.columns[2].justify = "left"
+    for host in offenders:
+        table.add_row(
+            host["host"],
+            f"{host['attacks']:,}",
+            ", ".join(f"{c} {n:,}" for c, n in host["categories"].items()),
+            _utc(host["first_seen"]),
+            _utc(host["last_seen"]),
+        )
+    return table
+
+
+def _utc(ts: float) -> str:
+    from iot_anomaly.evaluation.hosts import utc
+
+    return utc(ts)
 
 
 def _ingest_table(summary: dict[str, Any]) -> Table:
@@ -328,16 +429,23 @@ def ingest(
     """Turn traffic into KDD-style records: one per connection (log line or capture flow),
     with where it came from. Writes OUT and, beside it, NAME.quarantine.csv (what could not
     be trusted, with file, line, field and reason) and NAME.summary.json (per source: read,
-    records, quarantined, features measured), NAME being OUT without its suffix."""
-    from iot_anomaly.traffic.ingest import ingest as run_ingest
-    from iot_anomaly.traffic.ingest import write_ingested
+    records, quarantined, features measured), NAME being OUT without its suffix. Logs stream
+    through in chunks (params `stream`), so any size fits in memory."""
+    from iot_anomaly.runtime import steady_memory
+    from iot_anomaly.traffic.ingest import write_stream
+    from iot_anomaly.traffic.stream import Stream
 
-    settings = _load(params).ingest
+    settings = _load(params)
+    steady_memory()
     try:
-        with _steps("ingest") as step:
-            done = run_ingest(sources, settings, step)
-            step("writing")
-            written = write_ingested(done, output)
+        with _rows_progress("ingest") as progress:
+            done = Stream(
+                sources,
+                settings.ingest,
+                settings.stream.chunk_rows,
+                progress=lambda read, total: progress(None, read, total),
+            )
+            written = write_stream(done, output)
     except (FileNotFoundError, ValueError) as err:
         _fail(err)
     summary = done.summary

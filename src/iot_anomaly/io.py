@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
 
@@ -29,6 +30,28 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+@contextmanager
+def atomic_files(*paths: Path) -> Iterator[list[IO[str]]]:
+    """Text files opened for writing beside `paths`: all moved into place together when the
+    block ends, all removed if it raises (a streamed output is never left half-written)."""
+    tmps: list[Path] = []
+    try:
+        with ExitStack() as stack:
+            files = []
+            for path in paths:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+                tmps.append(Path(name))
+                files.append(stack.enter_context(open(fd, "w", encoding="utf-8", newline="")))
+            yield files
+        for tmp, path in zip(tmps, paths, strict=True):
+            os.chmod(tmp, 0o666 & ~_UMASK)
+            os.replace(tmp, path)
+    finally:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> Path:

@@ -343,8 +343,17 @@ class PeersParams(Group):
     seed: Seed
 
 
+class ScaleBenchParams(Group):
+    """bench/scale.py: `predict` at size, in one process and on a local Dask cluster."""
+
+    rows: PositiveInt  # connections of the generated conn.log
+    seed: Seed  # the perturbation of times and addresses
+    dask_workers: PositiveInt
+
+
 class BenchParams(Group):
     peers: PeersParams
+    scale: ScaleBenchParams
 
 
 class Bound(Group):
@@ -377,6 +386,9 @@ class TargetsParams(Group):
     preprocess_memory_gib: PositiveFloat
     traffic_connections_per_s: PositiveFloat  # bench/traffic.py: features alone
     traffic_pcap_connections_per_s: PositiveFloat  # bench/traffic.py: capture to records
+    scale_records_per_s: PositiveFloat  # bench/scale.py: predict on the generated conn.log
+    scale_memory_gib: PositiveFloat  # bench/scale.py: peak memory of predict, any input size
+    scale_memory_spread: PositiveFloat  # bench/scale.py: peak at 10M rows / peak at 805k, at most
 
     @field_validator("quality")
     @classmethod
@@ -510,6 +522,15 @@ class IngestParams(Group):
         return labels
 
 
+class StreamParams(Group):
+    """How `predict` and `ingest` stream their input: the chunk size sets peak memory and
+    never a result (stages/predict.py)."""
+
+    chunk_rows: PositiveInt  # input rows (lines, connections) read, scored and written at once
+    cache_rows: PositiveInt  # distinct feature vectors whose verdicts are kept across chunks
+    partition_rows: PositiveInt  # on Dask: connections per time slab of a larger Zeek log
+
+
 #: Stages whose models must see the same rows: the ensemble feeds one encoding to KNN,
 #: CNN+LSTM and the forests, and the champion one encoding to both anomaly scorers.
 SHARED_ENCODINGS = {"train_cnn_lstm": "train_knn", "train_rf": "train_knn", "train_gan": "train_ae"}
@@ -526,6 +547,7 @@ class Params(Group):
     validation: ValidateParams = Field(alias="validate")
     preprocess: PreprocessParams
     ingest: IngestParams
+    stream: StreamParams
     models: ModelsParams
     train_ae: TrainAeParams
     train_gan: TrainGanParams

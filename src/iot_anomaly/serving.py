@@ -56,19 +56,99 @@ class Scored:
         table = self.distinct if columns is None else self.distinct[columns]
         return table.iloc[self.codes].set_index(self.index)
 
-    def csv_text(self) -> str:
+    def csv_text(self, header: bool = True) -> str:
         """`self.frame().to_csv(index_label="line")`, but each distinct row is formatted
-        once (by pandas, so the text is the same) and then repeated."""
+        once (by pandas, so the text is the same) and then repeated; without the header
+        line for a chunk that follows another."""
         rows = self.distinct.to_csv(header=False, index=False, lineterminator="\n").split("\n")
         repeated = np.asarray(rows[: len(self.distinct)], dtype=object)[self.codes]
-        header = ",".join([str(self.index.name or "line"), *map(str, self.distinct.columns)])
+        names = ",".join([str(self.index.name or "line"), *map(str, self.distinct.columns)])
         body = "".join(map("{},{}\n".format, self.index.tolist(), repeated.tolist()))
-        return f"{header}\n{body}"
+        return f"{names}\n{body}" if header else body
 
     def write_csv(self, path: Path) -> Path:
         """Write the per-row predictions as CSV (atomically)."""
         text = self.csv_text()
         return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+class VerdictCache:
+    """The champion's output for the distinct feature vectors of earlier chunks, so that a
+    streamed input scores each distinct vector once however it is cut into chunks. Holds at
+    most `capacity` vectors; the oldest make room first. A vector is known by the same
+    64-bit hash that `Champion.score` tells vectors apart by (models.inputs.unique_rows)."""
+
+    def __init__(self, champion: Champion, capacity: int) -> None:
+        self.champion = champion
+        self.capacity = capacity
+        self.slots: dict[int, int] = {}  # hash -> slot in `keys` and `table`
+        self.keys = np.zeros(capacity, dtype=np.uint64)
+        self.used = np.zeros(capacity, dtype=bool)
+        self.columns: dict[str, np.ndarray] = {}  # the champion's output columns, per slot
+        # Text columns are held as codes into their few values (category and layer names):
+        # 4 bytes a row instead of a Python string each.
+        self.texts: dict[str, dict[str, int]] = {}
+        self.next = 0  # the slot the next vector takes
+
+    def score(self, frame: pd.DataFrame) -> Scored:
+        """`Champion.score(frame)`, scoring only the vectors this cache does not hold."""
+        features = self.champion.features
+        missing = [c for c in features if c not in frame.columns]
+        if missing or frame.empty:
+            return self.champion.score(frame)
+        hashes = pd.util.hash_pandas_object(frame[features], index=False).to_numpy()
+        codes, distinct = pd.factorize(hashes)
+        first = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
+        found = np.fromiter(
+            (self.slots.get(h, -1) for h in distinct.tolist()), np.int64, count=len(distinct)
+        )
+        parts = []
+        known = np.flatnonzero(found >= 0)
+        if len(known):  # read before new vectors take the oldest slots
+            parts.append(self._held(found[known], known))
+        new = np.flatnonzero(found < 0)
+        if len(new):
+            scored = self.champion.score(frame.iloc[first[new]])
+            fresh = scored.distinct.iloc[scored.codes].reset_index(drop=True)
+            self._keep(distinct[new], fresh)
+            parts.append(fresh.set_index(new))
+        table = pd.concat(parts) if len(parts) > 1 else parts[0]
+        return Scored(table.sort_index().reset_index(drop=True), codes, frame.index)
+
+    def _held(self, slots: np.ndarray, index: np.ndarray) -> pd.DataFrame:
+        """The outputs held in `slots`, as the champion gave them, indexed by `index`."""
+        table = {}
+        for column, values in self.columns.items():
+            held = values[slots]
+            if column in self.texts:
+                held = np.array(list(self.texts[column]), dtype=object)[held]
+            table[column] = held
+        return pd.DataFrame(table, index=index)
+
+    def _keep(self, hashes: np.ndarray, rows: pd.DataFrame) -> None:
+        """Remember the newest `capacity` of these vectors, overwriting the oldest."""
+        hashes, rows = hashes[-self.capacity :], rows.iloc[-self.capacity :]
+        if not self.columns:
+            for column in rows.columns:
+                dtype = rows[column].to_numpy().dtype
+                text = dtype.kind == "O"
+                self.columns[column] = np.empty(self.capacity, np.int32 if text else dtype)
+                if text:
+                    self.texts[column] = {}
+        slots = (self.next + np.arange(len(hashes))) % self.capacity
+        for old in self.keys[slots[self.used[slots]]].tolist():
+            self.slots.pop(old, None)
+        self.keys[slots], self.used[slots] = hashes, True
+        for column, values in self.columns.items():
+            given = rows[column].to_numpy()
+            if column in self.texts:
+                codes = self.texts[column]
+                given = np.fromiter(
+                    (codes.setdefault(v, len(codes)) for v in given), np.int32, len(given)
+                )
+            values[slots] = given
+        self.slots.update(zip(hashes.tolist(), slots.tolist(), strict=True))
+        self.next = int((self.next + len(hashes)) % self.capacity)
 
 
 @dataclass
@@ -139,7 +219,7 @@ class Champion:
         answer; the other `predict_workers` - 1 threads make the one-hot rows and run the KNN search
         in chunks (faiss and torch release the GIL), and one more thread joins them once the
         networks are done. More threads than cores would only thrash the caches. No row's
-        answer depends on how the rows are grouped (see `run_batched` for the networks).
+        answer depends on how the rows are grouped (see `runner.run_padded` for the networks).
         """
         s = self.settings
         self.knn.threads = s.predict_threads
@@ -222,6 +302,32 @@ class Champion:
     def close(self) -> None:
         """Release the networks (stop their helper process, if any)."""
         self.networks.close()
+
+
+def confusion(frame: pd.DataFrame, predictions: pd.DataFrame) -> np.ndarray:
+    """The 5x5 confusion counts (rows true, columns predicted category) of predictions
+    against a labelled frame: what `metrics_from_confusion` needs, in 25 numbers however
+    many rows a streamed input has."""
+    category, _ = targets(frame)
+    predicted = pd.Categorical(predictions["category"], categories=schema.CATEGORIES).codes
+    n = len(schema.CATEGORIES)
+    pairs = category.astype(np.int64) * n + predicted.astype(np.int64)
+    return np.bincount(pairs, minlength=n * n).reshape(n, n)
+
+
+def metrics_from_confusion(counts: np.ndarray) -> dict[str, Any]:
+    """Binary and 5-class metrics and the KDD cost of a 5x5 confusion matrix: each of its
+    cells counted as that many rows (attack is any category but normal, on both sides)."""
+    true, predicted = np.nonzero(counts)
+    weight = counts[true, predicted].astype(np.float64)
+    normal = schema.category_index(schema.NORMAL)
+    return {
+        "binary": mt.binary_metrics(
+            (true != normal).astype(np.int8), (predicted != normal).astype(np.int8), weight
+        ),
+        "multiclass": mt.multiclass_metrics(true, predicted, weight),
+        "kdd_cost": mt.cost_from_confusion(counts),
+    }
 
 
 def labelled_metrics(frame: pd.DataFrame, predictions: pd.DataFrame) -> dict[str, Any]:

@@ -5,7 +5,7 @@ and the pipeline run's figure, labelled one run, where not."""
 import json
 from pathlib import Path
 
-from bench import monitor, predict, preprocess, traffic
+from bench import monitor, predict, preprocess, scale, traffic
 from bench.targets import Check, Figure, quality_checks, quality_figure, read_studies
 from iot_anomaly.params import Bound, Params, TargetsParams
 
@@ -22,6 +22,9 @@ TARGETS = TargetsParams(
     preprocess_memory_gib=1.5,
     traffic_connections_per_s=200_000,
     traffic_pcap_connections_per_s=5_000,
+    scale_records_per_s=20_000,
+    scale_memory_gib=1.5,
+    scale_memory_spread=1.1,
 )
 METRICS = {
     "paper": {
@@ -156,10 +159,12 @@ def test_read_studies_reads_the_studies_that_were_run(tmp_path: Path) -> None:
 
 def test_every_timing_target_is_checked_by_a_benchmark() -> None:
     """Each target of params.yaml but the quality ones is some benchmark's check."""
+    RUN = scale.Run(1, 1.0, 1.0)
     names = [
         monitor.TARGET,
         predict.TARGET,
         *(c.name for c in preprocess.target_checks(1.0, 1.0, TARGETS)),
         *(c.name for c in traffic.target_checks(1.0, 1.0, 1, TARGETS)),
+        *(c.name for c in scale.target_checks(RUN, RUN, RUN, TARGETS)),
     ]
     assert sorted(names) == sorted(set(TargetsParams.model_fields) - {"quality"})

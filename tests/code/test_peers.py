@@ -87,6 +87,7 @@ def test_protocols_are_the_ones_the_targets_name() -> None:
         },
         predict_records_per_s=1, monitor_step_s=1, preprocess_s=1, preprocess_memory_gib=1,
         traffic_connections_per_s=1, traffic_pcap_connections_per_s=1,
+        scale_records_per_s=1, scale_memory_gib=1, scale_memory_spread=1,
     )  # fmt: skip
     assert peers.protocols(targets) == ["corrected", "paper"]
 

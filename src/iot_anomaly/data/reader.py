@@ -5,16 +5,25 @@ label column, label with or without the trailing dot. A line that cannot be trus
 field count, text in a numeric field, negative count, rate outside [0, 1], flag not 0/1,
 empty field, unknown label) is never dropped silently: it is returned in the quarantine
 frame with its file, line number, field and reason.
+
+`parse_kdd` reads a whole file at once; `iter_kdd` reads it as a stream, a block of lines at
+a time, in bounded memory. Both parse with the same code, so the blocks of `iter_kdd` put
+together are exactly what `parse_kdd` returns.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import gzip
 import io
+import os
 import zlib
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +37,9 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_LINES = 1000
 _RAW_PREVIEW = 500  # characters of a bad line kept in quarantine
 CLOSED_DOMAINS = ("protocol_type", "flag")  # a value outside these is a broken line
+_BLOCK_BYTES = 1 << 20  # decompressed bytes read from a stream at a time
+#: The characters at which `str.splitlines` ends a line ("\r\n" counts as one break).
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 class KddFormatError(ValueError):
@@ -36,7 +48,9 @@ class KddFormatError(ValueError):
 
 @dataclass(frozen=True)
 class ParseResult:
-    """Typed rows, the quarantined lines, and what was learnt about the file."""
+    """Typed rows, the quarantined lines, and what was learnt about the file (or, from
+    `iter_kdd`, about one block of its lines: rows and quarantine keep the file's line
+    numbers, `lines_read` counts the block's data lines)."""
 
     source: str
     frame: pd.DataFrame
@@ -145,32 +159,42 @@ def _problems(frame: pd.DataFrame, has_label: bool) -> tuple[pd.DataFrame, list[
     return pd.DataFrame(typed, index=frame.index), found
 
 
-def parse_kdd(path: Path | str) -> ParseResult:
-    """Parse one KDD-format file; see the module docstring for what is accepted.
+@dataclass(frozen=True)
+class _Layout:
+    """What the first lines of a file say about all of them."""
+
+    header_line: int | None  # number of the header line, None when there is none
+    has_label: bool
+
+
+def _sniff(path: Path, lines: Iterable[str]) -> _Layout:
+    """The layout of a file from its first lines (line 1 first; blank lines are skipped)."""
+    head = list(islice(((n, t) for n, t in enumerate(lines, 1) if t.strip()), _SNIFF_LINES))
+    has_header, has_label = _detect_layout(path, head)
+    return _Layout(head[0][0] if has_header else None, has_label)
+
+
+def _parse_lines(path: Path, lines: list[str], first: int, layout: _Layout) -> ParseResult:
+    """Parse consecutive lines of a file, `first` being the number of `lines[0]`.
 
     Traffic repeats itself (three quarters of corrected.gz's lines occur more than once), so
     each distinct line is parsed and checked once and its result repeated for every line
-    that has the same text.
+    that has the same text. Blank lines and the header line are skipped; every other line
+    becomes a row or a quarantine entry.
     """
-    path = Path(path)
-    text = read_text(path)
-    has_nul = "\x00" in text
-    lines = text.splitlines()
-    del text
     keys, texts = pd.factorize(np.asarray(lines, dtype=object))
     texts = texts.tolist()
     blank = np.fromiter((not text.strip() for text in texts), dtype=bool, count=len(texts))
-    numbers = np.flatnonzero(~blank[keys]) + 1  # 1-based numbers of the non-blank lines
-    head = [(int(n), lines[n - 1]) for n in numbers[:_SNIFF_LINES]]
-    has_header, has_label = _detect_layout(path, head)
-    if has_header:
-        numbers = numbers[1:]
+    numbers = np.flatnonzero(~blank[keys]) + first  # numbers of the non-blank lines
+    if layout.header_line is not None:
+        numbers = numbers[numbers != layout.header_line]
+    has_label = layout.has_label
     names = schema.COLUMNS if has_label else schema.FEATURES
     n_fields = len(names)
 
     # Work on the distinct texts of the data lines: `used` are their keys, `row_key` says
     # which of them each data line has.
-    data_keys = keys[numbers - 1]
+    data_keys = keys[numbers - first]
     present = np.zeros(len(texts), dtype=bool)
     present[data_keys] = True
     used = np.flatnonzero(present)
@@ -179,11 +203,7 @@ def parse_kdd(path: Path | str) -> ParseResult:
         (texts[k].count(",") + 1 for k in used), dtype=np.int64, count=len(used)
     )
     # A NUL byte means a damaged line, whatever the parser would make of it.
-    nul = (
-        np.fromiter(("\x00" in texts[k] for k in used), dtype=bool, count=len(used))
-        if has_nul
-        else np.zeros(len(used), dtype=bool)
-    )
+    nul = np.fromiter(("\x00" in texts[k] for k in used), dtype=bool, count=len(used))
     good = np.flatnonzero((found_fields == n_fields) & ~nul)
     wrong = np.flatnonzero((found_fields != n_fields) | nul)
     bad_rows = pd.DataFrame(
@@ -191,8 +211,8 @@ def parse_kdd(path: Path | str) -> ParseResult:
             "line": wrong,
             "field": "",
             "reason": [
-                "NUL byte in line" if has_nul else f"expected {n_fields} fields, found {n}"
-                for n, has_nul in zip(found_fields[wrong], nul[wrong], strict=True)
+                "NUL byte in line" if damaged else f"expected {n_fields} fields, found {n}"
+                for n, damaged in zip(found_fields[wrong], nul[wrong], strict=True)
             ],
         },
         columns=["line", "field", "reason"],
@@ -209,7 +229,7 @@ def parse_kdd(path: Path | str) -> ParseResult:
             na_filter=False,
             quoting=csv.QUOTE_NONE,
             engine="c",
-            low_memory=False,  # one type per column for the whole file
+            low_memory=False,  # one type per column for all the lines
         )
     else:
         strings = pd.DataFrame({name: pd.Series(dtype=str) for name in names})
@@ -242,10 +262,13 @@ def parse_kdd(path: Path | str) -> ParseResult:
         {
             "file": str(path),
             "line": numbers[bad],
-            "field": reasons["field"].to_numpy(),
-            "reason": reasons["reason"].to_numpy(),
+            "field": reasons["field"].to_numpy(dtype=object),
+            "reason": reasons["reason"].to_numpy(dtype=object),
             # NUL bytes shown escaped, so that the quarantine file stays text.
-            "raw": [lines[n - 1][:_RAW_PREVIEW].replace("\x00", "\\x00") for n in numbers[bad]],
+            "raw": np.array(
+                [lines[n - first][:_RAW_PREVIEW].replace("\x00", "\\x00") for n in numbers[bad]],
+                dtype=object,
+            ),
         },
         columns=list(QUARANTINE_COLUMNS),
     )
@@ -256,6 +279,105 @@ def parse_kdd(path: Path | str) -> ParseResult:
         has_label=has_label,
         lines_read=len(numbers),
     )
+
+
+def parse_kdd(path: Path | str) -> ParseResult:
+    """Parse one KDD-format file, all of it at once; see the module docstring for what is
+    accepted, and `iter_kdd` for a file too large to hold in memory."""
+    path = Path(path)
+    lines = read_text(path).splitlines()
+    return _parse_lines(path, lines, 1, _sniff(path, lines))
+
+
+def _text_blocks(path: Path, raw: io.BufferedReader) -> Iterator[list[str]]:
+    """The lines of an open file, a block of bytes at a time, split as `str.splitlines`
+    splits the whole text: a line cut by the block's end (or a carriage return that a line
+    feed may follow) waits for the next block. Gzip data is decompressed on the way; damaged gzip
+    data is a CorruptFileError naming the file."""
+    gzipped = raw.peek(len(_GZIP_MAGIC))[: len(_GZIP_MAGIC)] == _GZIP_MAGIC
+    opened = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else contextlib.nullcontext(raw)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    carry = ""
+    done = 0  # lines passed on so far
+    with opened as stream:
+        while True:
+            try:
+                block = stream.read(_BLOCK_BYTES)
+            except (EOFError, OSError, zlib.error) as err:
+                if not gzipped:
+                    raise
+                raise CorruptFileError(
+                    f"{path}: gzip data is truncated or damaged ({err}); the damage comes "
+                    f"after line {done}"
+                ) from err
+            text = carry + decoder.decode(block, final=not block)
+            if not block:
+                yield text.splitlines()
+                return
+            if not text:
+                carry = ""
+                continue
+            lines = text.splitlines()
+            if text[-1] == "\r":
+                carry = lines.pop() + "\r"
+            elif text[-1] not in _LINE_BREAKS:
+                carry = lines.pop()
+            else:
+                carry = ""
+            done += len(lines)
+            yield lines
+
+
+def _blocks_of(blocks: Iterable[list[str]], size: int) -> Iterator[list[str]]:
+    """The same lines regrouped into lists of `size` lines (the last one may be shorter)."""
+    pending: list[str] = []
+    for block in blocks:
+        pending.extend(block)
+        if len(pending) >= size:
+            cut = len(pending) - len(pending) % size
+            for start in range(0, cut, size):
+                yield pending[start : start + size]
+            pending = pending[cut:]
+    if pending:
+        yield pending
+
+
+def iter_kdd(
+    path: Path | str,
+    chunk_rows: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[ParseResult]:
+    """Parse a KDD-format file as a stream, one ParseResult per block of `chunk_rows` lines.
+
+    Only about one block of lines is held at a time. The layout (header, label column) is
+    learnt from the file's first lines, as `parse_kdd` learns it, and holds for every block;
+    the blocks' frames and quarantines put together equal `parse_kdd(path)`'s. Damaged gzip
+    data is a CorruptFileError when the stream reaches it, after the blocks before it have
+    been yielded. `progress`, when given, is called before each block is yielded with the
+    bytes of the file (compressed, for gzip) consumed so far and the file's size, for an ETA.
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    path = Path(path)
+    with path.open("rb") as raw, contextlib.closing(_text_blocks(path, raw)) as blocks:
+        size = os.fstat(raw.fileno()).st_size
+        # Read ahead until the layout can be told from as many lines as parse_kdd uses.
+        head: list[str] = []
+        non_blank = 0
+        for block in blocks:
+            head.extend(block)
+            non_blank += sum(1 for text in block if text.strip())
+            if non_blank >= _SNIFF_LINES:
+                break
+        layout = _sniff(path, head)
+        first = 1
+        for lines in _blocks_of(chain([head], blocks), chunk_rows):
+            head.clear()  # its lines are in the chunks now
+            result = _parse_lines(path, lines, first, layout)
+            first += len(lines)
+            if progress is not None:
+                progress(raw.tell(), size)
+            yield result
 
 
 def write_quarantine(result: ParseResult, path: Path) -> Path:

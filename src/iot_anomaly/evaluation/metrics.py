@@ -37,19 +37,24 @@ def _flat(values: np.ndarray) -> np.ndarray:
     return np.asarray(values).ravel()
 
 
-def binary_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-    """Attack-vs-normal metrics with attack (1) as the positive class.
+def binary_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+) -> dict:
+    """Attack-vs-normal metrics with attack (1) as the positive class; `sample_weight`
+    counts each row that many times (rows of a confusion matrix, weighted by its counts).
 
     The false-positive rate (normal traffic flagged as attack) is reported because it is
     what an operator pays for in alerts; it is 0.0 when there is no normal row.
     """
     y_true, y_pred = _flat(y_true), _flat(y_pred)
-    tn, fp, fn, tp = (int(v) for v in skm.confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel())
+    w = {"sample_weight": sample_weight}
+    cm = skm.confusion_matrix(y_true, y_pred, labels=[0, 1], **w)
+    tn, fp, fn, tp = (int(v) for v in cm.ravel())
     return {
-        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
-        "precision": float(skm.precision_score(y_true, y_pred, zero_division=0)),
-        "recall": float(skm.recall_score(y_true, y_pred, zero_division=0)),
-        "f1": float(skm.f1_score(y_true, y_pred, zero_division=0)),
+        "accuracy": float(skm.accuracy_score(y_true, y_pred, **w)),
+        "precision": float(skm.precision_score(y_true, y_pred, zero_division=0, **w)),
+        "recall": float(skm.recall_score(y_true, y_pred, zero_division=0, **w)),
+        "f1": float(skm.f1_score(y_true, y_pred, zero_division=0, **w)),
         "false_positive_rate": fp / (fp + tn) if fp + tn else 0.0,
         "tp": tp,
         "fp": fp,
@@ -58,8 +63,11 @@ def binary_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     }
 
 
-def multiclass_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-    """5-category metrics on class indices 0..4 (see `schema.CATEGORIES`).
+def multiclass_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
+) -> dict:
+    """5-category metrics on class indices 0..4 (see `schema.CATEGORIES`); `sample_weight`
+    as in `binary_metrics`.
 
     The macro_* and weighted_* averages follow sklearn's default label set: they run over
     the categories present in y_true OR y_pred, so a category that never occurs and is never
@@ -73,22 +81,23 @@ def multiclass_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     The confusion matrix always has all five rows/columns (rows = true, cols = predicted).
     """
     y_true, y_pred = _flat(y_true), _flat(y_pred)
-    out: dict = {"accuracy": float(skm.accuracy_score(y_true, y_pred))}
+    w = {"sample_weight": sample_weight}
+    out: dict = {"accuracy": float(skm.accuracy_score(y_true, y_pred, **w))}
     for average in ("macro", "weighted"):
         p, r, f, _ = skm.precision_recall_fscore_support(
-            y_true, y_pred, average=average, zero_division=0
+            y_true, y_pred, average=average, zero_division=0, **w
         )
         out[f"{average}_precision"] = float(p)
         out[f"{average}_recall"] = float(r)
         out[f"{average}_f1"] = float(f)
     out["macro_f1_all5"] = float(
-        skm.f1_score(y_true, y_pred, labels=_LABELS, average="macro", zero_division=0)
+        skm.f1_score(y_true, y_pred, labels=_LABELS, average="macro", zero_division=0, **w)
     )
 
     _, recall, f1, support = skm.precision_recall_fscore_support(
-        y_true, y_pred, labels=_LABELS, average=None, zero_division=0
+        y_true, y_pred, labels=_LABELS, average=None, zero_division=0, **w
     )
-    predicted = np.bincount(y_pred.astype(int), minlength=len(CATEGORIES))
+    predicted = np.bincount(y_pred.astype(int), weights=sample_weight, minlength=len(CATEGORIES))
     out["detection_rate"] = {
         name: float(recall[i]) if support[i] else None for i, name in enumerate(CATEGORIES)
     }
@@ -97,7 +106,7 @@ def multiclass_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
         for i, name in enumerate(CATEGORIES)
     }
     out["support"] = {name: int(support[i]) for i, name in enumerate(CATEGORIES)}
-    cm = skm.confusion_matrix(y_true, y_pred, labels=_LABELS)
+    cm = skm.confusion_matrix(y_true, y_pred, labels=_LABELS, **w)
     out["confusion_matrix"] = [[int(v) for v in row] for row in cm]
     return out
 

@@ -66,6 +66,26 @@ class Networks(Protocol):
     def close(self) -> None: ...
 
 
+def run_padded(net: Any, X: np.ndarray, batch_size: int) -> np.ndarray:
+    """The network's output for every row of X, always in batches of exactly `batch_size`
+    rows (the last one padded with zeros). The matrix kernels, and so the float rounding,
+    depend on a batch's size: with one size for every batch, a row's score is the same
+    whichever rows come with it, so a streamed input scores as it would whole."""
+    import torch
+
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    padded = np.zeros((-(-len(X) // batch_size) * batch_size, *X.shape[1:]), np.float32)
+    padded[: len(X)] = X
+    with torch.inference_mode():
+        if not len(X):  # no batch at all: the network's empty answer, shaped as usual
+            return net.predict(torch.from_numpy(X)).numpy()
+        out = [
+            net.predict(torch.from_numpy(padded[start : start + batch_size])).numpy()
+            for start in range(0, len(X), batch_size)
+        ]
+    return np.concatenate(out)[: len(X)]
+
+
 class LocalNetworks:
     """The networks loaded and run in this process (in the calling thread)."""
 
@@ -78,34 +98,32 @@ class LocalNetworks:
         self._X = X
 
     def finish(self, onehot: Callable[[], np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        from iot_anomaly.models.networks import run_batched
-
         if self._X is None:
             raise RuntimeError("finish() before start()")
         X, self._X = self._X, None
         size = self.settings.predict_batch_size
-        proba = run_batched(self.nets["cnn_lstm"], X, size)  # while the one-hot rows are made
+        proba = run_padded(self.nets["cnn_lstm"], X, size)  # while the one-hot rows are made
         X_onehot = onehot()
-        return proba, {name: run_batched(self.nets[name], X_onehot, size) for name in SCORERS}
+        return proba, {name: run_padded(self.nets[name], X_onehot, size) for name in SCORERS}
 
     def close(self) -> None:
         """Nothing to release."""
 
 
 def _serve(conn: Connection, files: dict[str, Path], settings: Runtime) -> None:
-    """The helper process: load the networks; run the CNN+LSTM on X as soon as it arrives,
-    then the scorers on X_onehot; answer once. Nothing is sent before both arrays have
-    arrived, so neither side can block the other."""
-    from iot_anomaly.models.networks import run_batched
-
+    """The helper process: load the networks; then, for each request, run the CNN+LSTM on X
+    as soon as it arrives, then the scorers on X_onehot, and answer. Nothing is sent before
+    both arrays of a request have arrived, so neither side can block the other. It ends
+    when the parent closes the pipe."""
     try:
         nets = _load_all(files, settings.predict_threads)
         size = settings.predict_batch_size
-        proba = run_batched(nets["cnn_lstm"], conn.recv(), size)
-        X_onehot = conn.recv()
-        scores = {name: run_batched(nets[name], X_onehot, size) for name in SCORERS}
-        conn.send(("ok", (proba, scores)))
-    except EOFError:  # the parent gave up (an error before scoring): nothing to answer
+        while True:
+            proba = run_padded(nets["cnn_lstm"], conn.recv(), size)
+            X_onehot = conn.recv()
+            scores = {name: run_padded(nets[name], X_onehot, size) for name in SCORERS}
+            conn.send(("ok", (proba, scores)))
+    except EOFError:  # the parent closed the pipe: done, or it gave up before an answer
         pass
     except Exception:
         conn.send(("error", traceback.format_exc()))

@@ -11,20 +11,20 @@ a capture, so a damaged one is an error naming it rather than a skipped file.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from iot_anomaly import schema
-from iot_anomaly.io import atomic_write, write_json
+from iot_anomaly.io import atomic_files, atomic_write, write_json
 from iot_anomaly.params import IngestParams
 from iot_anomaly.traffic import connections as cx
 from iot_anomaly.traffic import pcap, zeek
-from iot_anomaly.traffic.records import PROVENANCE, PROVENANCE_DTYPES
+from iot_anomaly.traffic.records import iter_records
 from iot_anomaly.traffic.sniff import (
     CAPTURE,
     CAPTURE_SUFFIXES,
@@ -34,6 +34,9 @@ from iot_anomaly.traffic.sniff import (
     is_traffic_file,
     traffic_kind,
 )
+
+if TYPE_CHECKING:
+    from iot_anomaly.traffic.stream import Stream
 
 
 @dataclass(frozen=True)
@@ -75,21 +78,30 @@ def _readable(path: Path) -> bool:
     return path.suffix.lower() in CAPTURE_SUFFIXES or is_traffic_file(path)
 
 
-def read_source(path: Path, labels: dict[str, str]) -> cx.Read:
-    """Read one traffic file into connections; raises TrafficFormatError naming the file
-    when it is none of the accepted kinds (or is damaged as a whole)."""
+def source_kind(path: Path) -> str:
+    """CAPTURE, CONN_LOG or ZEEK_CSV: how `path` is read. Raises TrafficFormatError naming
+    the file when it is none of them (a file named as a capture is one)."""
     kind = traffic_kind(path)
     if kind == CAPTURE or (kind is None and path.suffix.lower() in CAPTURE_SUFFIXES):
-        return pcap.read_capture(path)
-    if kind == CONN_LOG:
-        return zeek.read_conn_log(path, labels)
-    if kind == ZEEK_CSV:
-        return zeek.read_zeek_csv(path, labels)
+        return CAPTURE
+    if kind in (CONN_LOG, ZEEK_CSV):
+        return kind
     what = "a records file written by `iot-anomaly ingest`" if kind == RECORDS else "not traffic"
     raise cx.TrafficFormatError(
         f"{path}: {what}; ingest reads packet captures (pcap, pcapng), Zeek conn.log files "
         "(a '#separator' header) and their CSV conversions (a header naming id.orig_h)"
     )
+
+
+def read_source(path: Path, labels: dict[str, str]) -> cx.Read:
+    """Read one traffic file into connections; raises TrafficFormatError naming the file
+    when it is none of the accepted kinds (or is damaged as a whole)."""
+    kind = source_kind(path)
+    if kind == CAPTURE:
+        return pcap.read_capture(path)
+    if kind == CONN_LOG:
+        return zeek.read_conn_log(path, labels)
+    return zeek.read_zeek_csv(path, labels)
 
 
 def ingest(
@@ -98,32 +110,34 @@ def ingest(
     progress: Callable[[str], None] | None = None,
 ) -> Ingested:
     """Read every source, quarantine what cannot be trusted, and build the records of the
-    rest (traffic.features.to_records). `progress` is told each step as it starts."""
-    from iot_anomaly.traffic.features import to_records
+    rest (traffic.features.to_records). `progress` is told each step as it starts. The
+    stream of traffic.stream.Stream in one chunk per file."""
+    from iot_anomaly.traffic.stream import Stream
 
-    step = progress or (lambda _: None)
-    files, skipped = expand(sources)
-    if not files:
-        raise cx.TrafficFormatError(
-            f"no traffic file in {', '.join(map(str, sources))} "
-            f"({len(skipped)} other files skipped)"
-        )
-    reads = []
-    for i, path in enumerate(files, 1):
-        step(f"reading {path.name} ({i}/{len(files)})")
-        reads.append(read_source(path, settings.labels))
-    connections = pd.concat([r.connections for r in reads], ignore_index=True)
+    stream = Stream(sources, settings, chunk_rows=sys.maxsize, steps=progress)
+    chunks = list(stream)
+    records = [c.records for c in chunks if len(c.records)] or [chunks[-1].records]
     quarantine = pd.concat(
-        [cx.empty_quarantine(), *(r.quarantine for r in reads if len(r.quarantine))],
+        [cx.empty_quarantine(), *(c.quarantine for c in chunks if len(c.quarantine))],
         ignore_index=True,
     )
-    step(f"building the features of {len(connections):,} connections")
-    records = to_records(connections, settings)
-    if schema.LABEL in records.columns:
-        labels = records[schema.LABEL].fillna("").astype(str)
-        records[schema.LABEL] = labels
-        records[schema.CATEGORY] = cx.categories(labels, settings.labels).fillna("")
-    return Ingested(records, quarantine, summarise(reads, records, skipped))
+    whole = records[0] if len(records) == 1 else pd.concat(records, ignore_index=True)
+    return Ingested(whole, quarantine, stream.summary)
+
+
+def write_stream(stream: Stream, out: Path) -> list[Path]:
+    """Write a stream's records (CSV with header) to `out` chunk by chunk, its quarantine and
+    its summary beside it, as `write_ingested` writes them whole; all three appear together
+    at the end, none when the stream fails. Returns the three paths."""
+    paths = [out, quarantine_path(out), summary_path(out)]
+    with atomic_files(*paths) as (records, quarantine, summary):
+        first = True
+        for chunk in stream:
+            chunk.records.to_csv(records, index=False, header=first)
+            chunk.quarantine.to_csv(quarantine, index=False, header=first)
+            first = False
+        summary.write(json.dumps(stream.summary, indent=2, sort_keys=False, default=str) + "\n")
+    return paths
 
 
 def summarise(
@@ -201,28 +215,9 @@ def write_ingested(ingested: Ingested, out: Path) -> list[Path]:
 
 def read_records(path: Path) -> pd.DataFrame:
     """Read a records file written by `write_ingested` back with its types (content
-    features stay NaN). Raises TrafficFormatError naming the file and the missing columns."""
-    header = pd.read_csv(path, nrows=0).columns.tolist()
-    missing = [c for c in (*PROVENANCE, *schema.FEATURES) if c not in header]
-    if missing:
-        raise cx.TrafficFormatError(
-            f"{path}: not a records file; it lacks the columns {', '.join(missing)}"
-        )
-    text = [*schema.CATEGORICAL, schema.LABEL, schema.CATEGORY, cx.UID, cx.SRC_IP, cx.DST_IP,
-            cx.FILE]  # fmt: skip
-    dtypes = {c: PROVENANCE_DTYPES[c] for c in PROVENANCE if c not in text}
-    dtypes.update({c: "float64" for c in schema.NUMERIC})
-    dtypes.update({c: "str" for c in text if c in header})
-    frame = pd.read_csv(
-        path,
-        dtype=dtypes,
-        keep_default_na=False,
-        na_values={c: [""] for c in schema.NUMERIC},
-    )
-    for col in schema.NUMERIC:
-        values = frame[col]
-        if values.notna().all() and (values == np.floor(values)).all() and col in schema.COUNTS:
-            frame[col] = values.astype("int64")
+    features stay NaN), whole (traffic.records.iter_records reads it in pieces). Raises
+    TrafficFormatError naming the file and the missing columns."""
+    ((frame, _),) = iter_records(path)
     return frame
 
 

@@ -11,9 +11,12 @@ over the good lines (the whole file when it is clean), then column-wise checks.
 
 from __future__ import annotations
 
+import gzip
 import io
 import re
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -23,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as pacsv
 
-from iot_anomaly.data.reader import read_bytes
+from iot_anomaly.data.reader import CorruptFileError, read_bytes
 from iot_anomaly.traffic import connections as cx
 
 #: The Zeek fields a connection needs, and the connections column each becomes.
@@ -81,10 +84,32 @@ def _unescape(value: str) -> str:
     return re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), value)
 
 
-def read_conn_log(path: Path, labels: Mapping[str, str] | None = None) -> cx.Read:
-    """Read a Zeek conn.log (TSV with `#` header lines), labelled as IoT-23 publishes it or
-    not. `labels` (lower-case label -> category), when given, quarantines unknown labels."""
-    raw = _source(path)
+@dataclass(frozen=True)
+class Layout:
+    """What a log's header says: its format, field separator and names, the values that
+    mean unset, whether IoT-23's three-space join is used, and how many lines the header
+    takes (line numbers up to `header_lines` are never data)."""
+
+    format: str
+    separator: str
+    names: list[str]
+    unset: set[str]
+    header_lines: int
+    joined: bool = False
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the log has a label field (its values may still all be unset)."""
+        return any(f in self.names for f in LABEL_FIELDS)
+
+
+#: Lines read to find a header: Zeek's `#` lines, or a CSV's leading blank lines and header.
+_HEAD_LINES: Final = 66
+_READ_BYTES: Final = 1 << 20
+
+
+def conn_log_layout(path: Path, raw: bytes) -> Layout:
+    """The layout of a Zeek conn.log from its first bytes (at least its header lines)."""
     header = _head_lines(raw, b"#")
     meta: dict[str, str] = {}
     separator = "\t"
@@ -102,20 +127,71 @@ def read_conn_log(path: Path, labels: Mapping[str, str] | None = None) -> cx.Rea
         names = [*names[:-1], *names[-1].split(_IOT23_JOIN)]
     _missing(path, names, "#fields")
     unset = {meta.get("unset_field", "-"), meta.get("empty_field", "(empty)"), ""}
-    return _parse(path, "zeek conn.log", raw, len(header), separator, names, unset, labels, joined)
+    return Layout("zeek conn.log", separator, names, unset, len(header), joined)
 
 
-def read_zeek_csv(path: Path, labels: Mapping[str, str] | None = None) -> cx.Read:
-    """Read a CSV conversion of a conn.log with a header row (IoT-23's *-labeled.csv: an
-    empty field or `-` is unset)."""
-    raw = _source(path)
+def csv_layout(path: Path, raw: bytes) -> Layout:
+    """The layout of a CSV conversion of a conn.log from its first bytes (its header row)."""
     blank = len(_head_lines(raw, b"\n"))  # leading empty lines
     header = raw[blank:].split(b"\n", 1)[0].decode("utf-8", errors="replace")
     if not header.strip():
         raise cx.TrafficFormatError(f"{path}: empty file, no header row")
     names = [n.strip() for n in header.split(",")]
     _missing(path, names, f"the header (line {blank + 1})")
-    return _parse(path, "zeek csv", raw, blank + 1, ",", names, {"", "-"}, labels)
+    return Layout("zeek csv", ",", names, {"", "-"}, blank + 1)
+
+
+def read_conn_log(path: Path, labels: Mapping[str, str] | None = None) -> cx.Read:
+    """Read a Zeek conn.log (TSV with `#` header lines), labelled as IoT-23 publishes it or
+    not. `labels` (lower-case label -> category), when given, quarantines unknown labels."""
+    raw = _source(path)
+    return parse_block(path, conn_log_layout(path, raw), raw, 1, labels)
+
+
+def read_zeek_csv(path: Path, labels: Mapping[str, str] | None = None) -> cx.Read:
+    """Read a CSV conversion of a conn.log with a header row (IoT-23's *-labeled.csv: an
+    empty field or `-` is unset)."""
+    raw = _source(path)
+    return parse_block(path, csv_layout(path, raw), raw, 1, labels)
+
+
+def read_layout(path: Path, kind: str) -> Layout:
+    """The layout of a conn.log (`kind` "zeek conn.log") or its CSV conversion, read from
+    the file's first lines only."""
+    head = next(blocks(path, _HEAD_LINES), (1, b"", 0))[1]
+    return conn_log_layout(path, head) if kind == "zeek conn.log" else csv_layout(path, head)
+
+
+def blocks(path: Path, lines: int) -> Iterator[tuple[int, bytes, int]]:
+    """The file (gzip or plain) as blocks of `lines` whole lines (the last may be shorter
+    or lack its line end), CRLF made LF: (number of the block's first line, its bytes, the
+    bytes of the file read so far). Raises CorruptFileError naming the file when its gzip
+    data is damaged."""
+    if lines < 1:
+        raise ValueError(f"blocks of {lines} lines: need at least 1")
+    with path.open("rb") as handle:
+        gzipped = handle.read(2) == b"\x1f\x8b"
+    pending = b""
+    first = 1
+    try:
+        with path.open("rb") as disk, gzip.GzipFile(fileobj=disk) if gzipped else disk as handle:
+            while True:
+                piece = handle.read(_READ_BYTES)
+                pending += piece
+                ends = np.flatnonzero(np.frombuffer(pending, np.uint8) == ord("\n"))
+                while len(ends) >= lines or (not piece and pending):
+                    cut = int(ends[lines - 1]) + 1 if len(ends) >= lines else len(pending)
+                    block, pending = pending[:cut], pending[cut:]
+                    text = block.replace(b"\r\n", b"\n") if b"\r" in block else block
+                    yield first, text, disk.tell()
+                    first += lines
+                    ends = ends[lines:] - cut
+                if not piece:
+                    return
+    except (EOFError, OSError, zlib.error) as err:
+        raise CorruptFileError(
+            f"{path}: gzip data is truncated or damaged ({err}); nothing was read"
+        ) from err
 
 
 def _body(raw: bytes, skip: int) -> tuple[int, bytes]:
@@ -192,27 +268,26 @@ def _text(column: pa.ChunkedArray) -> np.ndarray:
     return values[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
-def _parse(
+def parse_block(
     path: Path,
-    fmt: str,
+    layout: Layout,
     raw: bytes,
-    skip: int,
-    separator: str,
-    names: list[str],
-    unset: set[str],
+    first_line: int,
     labels: Mapping[str, str] | None,
-    joined: bool = False,
 ) -> cx.Read:
-    """Type the data lines (after `skip` header lines; not `#`, not blank) of a Zeek log.
+    """Type the data lines (not header, not `#`, not blank) of a block of a Zeek log whose
+    first line is line `first_line` of the file (a whole file: 1).
 
     Fast path: a clean body (no NUL byte, comment or blank line inside) goes to Arrow's
     parser whole. Otherwise, or when Arrow finds a wrong field count or bad UTF-8, the
     lines are checked one by one and only the good ones are parsed."""
     file = str(path)
+    separator, names, unset, joined = layout.separator, layout.names, layout.unset, layout.joined
     wanted = [*NEEDED, *(f for f in LABEL_FIELDS if f in names)]
     sep = separator.encode()
+    skip = max(layout.header_lines - first_line + 1, 0)
     offset, body = _body(raw, skip)
-    first_line = raw.count(b"\n", 0, offset) + 1
+    body_line = first_line + raw.count(b"\n", 0, offset)
     table = None
     clean = not body.startswith(b"#") and not any(
         bad in body for bad in (b"\x00", b"\r", b"\n#", b"\n\n")
@@ -230,15 +305,15 @@ def _parse(
         if table is not None and table.num_rows != body.count(b"\n") + 1:
             table = None
     if table is not None:
-        numbers = np.arange(first_line, first_line + table.num_rows, dtype=np.int64)
+        numbers = np.arange(body_line, body_line + table.num_rows, dtype=np.int64)
         good = np.ones(len(numbers), dtype=bool)
         early = cx.empty_quarantine()
-        units = len(numbers)
         lines: list[str] | None = None
     else:
-        lines, numbers, good, early = _check_lines(file, raw, skip, separator, names, joined)
-        units = len(numbers)
-        kept = [lines[n - 1] for n in numbers[good]]
+        lines, numbers, good, early = _check_lines(
+            file, raw, first_line, skip, separator, names, joined
+        )
+        kept = [lines[n - first_line] for n in numbers[good]]
         text = "\n".join(kept)
         if joined:
             text = text.replace(_IOT23_JOIN, separator)
@@ -247,6 +322,7 @@ def _parse(
             if kept
             else pa.table({f: pa.array([], pa.string()) for f in wanted})
         )
+    units = len(numbers)
     strings, blank = _frame(table, unset)
     columns, rows, bad = _typed(strings, blank, unset, labels, file)
     kept_numbers = numbers[good]
@@ -263,12 +339,12 @@ def _parse(
         bad_numbers,
         bad["field"].to_numpy(),
         bad["reason"].to_numpy(),
-        [lines[n - 1] for n in bad_numbers] if lines is not None else [],
+        [lines[n - first_line] for n in bad_numbers] if lines is not None else [],
     )
     quarantine = pd.concat([early, late], ignore_index=True).sort_values("line", kind="stable")
     return cx.Read(
         file=file,
-        format=fmt,
+        format=layout.format,
         connections=connections,
         quarantine=quarantine.reset_index(drop=True),
         units=units,
@@ -276,17 +352,24 @@ def _parse(
 
 
 def _check_lines(
-    file: str, raw: bytes, skip: int, separator: str, names: list[str], joined: bool
+    file: str,
+    raw: bytes,
+    first_line: int,
+    skip: int,
+    separator: str,
+    names: list[str],
+    joined: bool,
 ) -> tuple[list[str], np.ndarray, np.ndarray, pd.DataFrame]:
-    """Line by line: the file's lines, the numbers of its data lines, which of them are
-    good (no NUL byte, the right field count) and the quarantine rows of the others."""
+    """Line by line: the block's lines, the numbers of its data lines (the first line being
+    `first_line`), which of them are good (no NUL byte, the right field count) and the
+    quarantine rows of the others."""
     lines = raw.decode("utf-8", errors="replace").split("\n")
     is_data = np.fromiter(
         (bool(t) and t[0] != "#" and not t.isspace() for t in lines), bool, count=len(lines)
     )
     is_data[:skip] = False
-    numbers = np.flatnonzero(is_data) + 1
-    data = [lines[n - 1] for n in numbers]
+    numbers = np.flatnonzero(is_data) + first_line
+    data = [lines[n - first_line] for n in numbers]
     if joined:  # IoT-23's quirk: the last three fields share one tab field
         data = [t.replace(_IOT23_JOIN, separator) for t in data]
     # A NUL byte means a damaged line; a lone CR would end a row in the parser.
@@ -305,7 +388,7 @@ def _check_lines(
             else f"expected {n_fields} fields, found {found[i]}"
             for i in wrong
         ],
-        [lines[n - 1] for n in numbers[wrong]],
+        [lines[n - first_line] for n in numbers[wrong]],
     )
     return lines, numbers, good, early
 
@@ -313,14 +396,41 @@ def _check_lines(
 def _number(
     column: np.ndarray, field: str, problems: cx.Problems, unset: set[str]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A numeric column (float64) and its unset mask; text in it is flagged."""
+    """A numeric column (float64) and its unset mask; text in it is flagged. A value is
+    read as Arrow reads it on the fast path (so that it does not depend on the other values
+    of its block: "nan" is unset there), and else as pandas reads it (" 12" is 12)."""
     if column.dtype.kind == "f":
         return column, np.isnan(column)
     text = pd.Series(column, dtype="object")
     is_unset = (text.isna() | text.isin(unset)).to_numpy()
     values = pd.to_numeric(text.where(~is_unset), errors="coerce").to_numpy(np.float64)
+    arrow, cast = _cast_floats(np.where(is_unset, "0", column).astype(object))
+    values = np.where(cast, arrow, values)
+    is_unset |= cast & np.isnan(arrow)
     problems.add(np.isnan(values) & ~is_unset, field, "text in numeric field", text)
     return values, is_unset
+
+
+def _cast_floats(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Arrow's float64 of each value and whether Arrow could read it, by halves: one cast
+    for a clean part, so a few bad values cost a few casts each."""
+    values = np.full(len(text), np.nan)
+    cast = np.zeros(len(text), dtype=bool)
+    parts = [(0, len(text))]
+    while parts:
+        begin, end = parts.pop()
+        if begin == end:
+            continue
+        try:
+            part = pa.array(text[begin:end], pa.string()).cast(pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            if end - begin > 1:
+                middle = (begin + end) // 2
+                parts += [(begin, middle), (middle, end)]
+            continue
+        values[begin:end] = part.to_numpy(zero_copy_only=False)
+        cast[begin:end] = True
+    return values, cast
 
 
 def _typed(
