@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import itertools
-import json
 import os
 import shutil
 import tempfile
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
 from iot_anomaly.config import Paths
-from iot_anomaly.io import atomic_files
+from iot_anomaly.io import atomic_files, json_text
 from iot_anomaly.params import IngestParams, StreamParams
 from iot_anomaly.runtime import Runtime
 from iot_anomaly.stages.predict import VERDICTS, Chunk, Prediction, quarantine_file, score_chunks
@@ -422,7 +421,7 @@ def merge_parts(input: Path, parts: list[Prediction], output: Path) -> Predictio
             for path in files:
                 _append_csv(path, sink, header)
         if ingested:
-            handles[2].write(json.dumps(ingested, indent=2, sort_keys=False, default=str) + "\n")
+            handles[2].write(json_text(ingested))
     return Prediction(
         rows=tally.rows,
         attacks=tally.attacks,

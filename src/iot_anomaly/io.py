@@ -58,8 +58,13 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
     return atomic_write(path, lambda tmp: frame.to_parquet(tmp))
 
 
+def json_text(data: Any) -> str:
+    """The project's JSON files as text: indented, keys in their order, a final newline."""
+    return json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+
+
 def write_json(data: Any, path: Path) -> Path:
-    text = json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+    text = json_text(data)
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from iot_anomaly import schema
-from iot_anomaly.io import atomic_files, atomic_write, write_json
+from iot_anomaly.io import atomic_files, atomic_write, json_text, write_json
 from iot_anomaly.params import IngestParams
 from iot_anomaly.traffic import connections as cx
 from iot_anomaly.traffic import pcap, zeek
@@ -136,7 +136,7 @@ def write_stream(stream: Stream, out: Path) -> list[Path]:
             chunk.records.to_csv(records, index=False, header=first)
             chunk.quarantine.to_csv(quarantine, index=False, header=first)
             first = False
-        summary.write(json.dumps(stream.summary, indent=2, sort_keys=False, default=str) + "\n")
+        summary.write(json_text(stream.summary))
     return paths
 
 
